@@ -1,0 +1,15 @@
+/**
+ * stagewire's public surface. Everything not exported here is internal.
+ */
+export { start, Runtime, ROOT } from './runtime.js'
+export type { StartOptions, CallOptions, CloseOptions } from './runtime.js'
+export { defineActor } from './actor/behaviour.js'
+export type { ActorModule, ActorContext, CallReply, ExitReason } from './actor/behaviour.js'
+export { parseTreeSpec, loadTreeSpecFile, DEFAULTS } from './supervisor/spec.js'
+export type {
+  TreeSpec, ChildSpec, WorkerChildSpec, SupervisorChildSpec, DynamicSupervisorChildSpec, Strategy, RestartType, ShutdownSpec,
+} from './supervisor/spec.js'
+export type { ChildInfo, ChildStatus } from './supervisor/supervisor.js'
+export type { ActorStats } from './protocol.js'
+export type * from './telemetry.js'
+export * from './errors.js'

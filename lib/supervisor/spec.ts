@@ -1,0 +1,381 @@
+/**
+ * The supervision-tree spec: plain data (an object or a JSON file) that
+ * describes supervisors, their strategies and their children.
+ *
+ * Validation uses zod (a well-kept schema library) for the shape, with every
+ * object strict so that a misspelt key is refused rather than ignored, and
+ * turns zod's issues into messages that name the exact place and value:
+ * `children[2].restart must be one of permanent|transient|temporary, got "always"`.
+ *
+ * The parsed spec has every default filled in and every module resolved to a
+ * `file:` URL (relative paths are relative to the spec file, or to
+ * `baseDir` for an object), so the rest of the runtime never guesses.
+ */
+import { existsSync, readFileSync } from 'node:fs'
+import { dirname, isAbsolute, resolve } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { z } from 'zod'
+import { SpecError, describeThrown } from '../errors.js'
+
+const ID = /^[A-Za-z0-9_][A-Za-z0-9_.:-]*$/
+
+const id = z.string().regex(ID, { error: 'must be a name of letters, digits and _ . : - (not starting with . : -)' })
+const restart = z.enum(['permanent', 'transient', 'temporary'])
+const strategy = z.enum(['one_for_one', 'one_for_all', 'rest_for_one'])
+const ms = z.number().int().positive()
+const shutdown = z.union([ms, z.literal('brutal_kill'), z.literal('infinity')])
+
+const workerSchema = z.strictObject({
+  id,
+  type: z.literal('worker').optional(),
+  module: z.string().min(1),
+  args: z.unknown().optional(),
+  restart: restart.optional(),
+  shutdown: shutdown.optional(),
+  heartbeatMs: ms.optional(),
+  heartbeatTimeoutMs: ms.optional(),
+  statsMs: z.number().int().nonnegative().optional(),
+  startTimeoutMs: ms.optional(),
+  resourceLimits: z.strictObject({
+    maxOldGenerationSizeMb: z.number().positive().optional(),
+    maxYoungGenerationSizeMb: z.number().positive().optional(),
+    codeRangeSizeMb: z.number().positive().optional(),
+    stackSizeMb: z.number().positive().optional(),
+  }).optional(),
+})
+
+const intensity = {
+  maxRestarts: z.number().int().nonnegative().optional(),
+  maxSeconds: z.number().positive().optional(),
+}
+
+const supervisorSchema = z.strictObject({
+  id,
+  type: z.literal('supervisor'),
+  strategy: strategy.optional(),
+  ...intensity,
+  restart: restart.optional(),
+  shutdown: shutdown.optional(),
+  // Children are validated one by one below, so that each gets its own path.
+  children: z.array(z.unknown()),
+})
+
+const dynamicSchema = z.strictObject({
+  id,
+  type: z.literal('dynamic_supervisor'),
+  ...intensity,
+  maxChildren: z.number().int().positive().optional(),
+  restart: restart.optional(),
+  shutdown: shutdown.optional(),
+})
+
+const rootSchema = z.strictObject({
+  strategy: strategy.optional(),
+  ...intensity,
+  children: z.array(z.unknown()),
+})
+
+/** How a supervisor restarts its children when one fails (OTP's strategies). */
+export type Strategy = z.infer<typeof strategy>
+/** When a child is restarted: always, only after a failure, or never. */
+export type RestartType = z.infer<typeof restart>
+/** A child's grace period on stop: ms, `brutal_kill`, or `infinity` (the default for supervisors). */
+export type ShutdownSpec = z.infer<typeof shutdown>
+
+/** A worker-thread actor, with every default filled in. */
+export interface WorkerChildSpec {
+  type: 'worker'
+  id: string
+  /** `file:` URL of the module. */
+  module: string
+  args: unknown
+  restart: RestartType
+  shutdown: ShutdownSpec
+  heartbeatMs: number
+  heartbeatTimeoutMs: number
+  statsMs: number
+  startTimeoutMs: number
+  resourceLimits: z.infer<typeof workerSchema>['resourceLimits']
+}
+
+/** Restart intensity: more than `maxRestarts` restarts within `maxSeconds` and the supervisor gives up. */
+export interface Intensity {
+  maxRestarts: number
+  maxSeconds: number
+}
+
+/** A nested supervisor, with every default filled in. */
+export interface SupervisorChildSpec extends Intensity {
+  type: 'supervisor'
+  id: string
+  strategy: Strategy
+  restart: RestartType
+  shutdown: ShutdownSpec
+  children: ChildSpec[]
+}
+
+/** A dynamic supervisor: starts with no children; children are added at run time. */
+export interface DynamicSupervisorChildSpec extends Intensity {
+  type: 'dynamic_supervisor'
+  id: string
+  maxChildren: number
+  restart: RestartType
+  shutdown: ShutdownSpec
+}
+
+/** Any child of a supervisor. */
+export type ChildSpec = WorkerChildSpec | SupervisorChildSpec | DynamicSupervisorChildSpec
+
+/** The root of a tree: a supervisor without an id of its own. */
+export interface TreeSpec extends Intensity {
+  strategy: Strategy
+  children: ChildSpec[]
+}
+
+/** Defaults, written once. */
+export const DEFAULTS = {
+  strategy: 'one_for_one',
+  maxRestarts: 3,
+  maxSeconds: 5,
+  restart: 'permanent',
+  workerShutdownMs: 5000,
+  heartbeatMs: 1000,
+  heartbeatTimeoutMs: 5000,
+  statsMs: 1000,
+  startTimeoutMs: 10_000,
+} as const
+
+/** Where relative module paths are resolved from. */
+export interface ParseOptions {
+  /** Directory relative module paths are resolved against (default: the spec file's directory, else `process.cwd()`). */
+  baseDir?: string
+}
+
+/**
+ * Validates a tree spec and fills in its defaults.
+ * @throws ERR_SPEC_INVALID naming the path and value of every problem found.
+ */
+export function parseTreeSpec (input: unknown, options: ParseOptions = {}): TreeSpec {
+  const ctx: Ctx = { baseDir: options.baseDir ?? process.cwd(), problems: [], ids: new Map() }
+  const root = check(rootSchema, input, '', ctx)
+  let tree: TreeSpec | undefined
+  if (root === undefined) {
+    // Still report what is wrong with the children, so one run shows every problem.
+    const children = typeof input === 'object' && input !== null ? (input as { children?: unknown }).children : undefined
+    if (Array.isArray(children)) parseChildren(children, 'children', ctx)
+  } else {
+    tree = {
+      strategy: root.strategy ?? DEFAULTS.strategy,
+      maxRestarts: root.maxRestarts ?? DEFAULTS.maxRestarts,
+      maxSeconds: root.maxSeconds ?? DEFAULTS.maxSeconds,
+      children: parseChildren(root.children, 'children', ctx),
+    }
+  }
+  if (ctx.problems.length > 0 || tree === undefined) {
+    const [first] = ctx.problems
+    throw new SpecError(`invalid spec: ${ctx.problems.map((p) => p.message).join('; ')}`, first?.path ?? '')
+  }
+  return tree
+}
+
+/**
+ * Reads a JSON spec file and validates it; relative module paths are relative to the file.
+ * @throws ERR_SPEC_INVALID when the file cannot be read or parsed, or the spec is invalid.
+ */
+export function loadTreeSpecFile (file: string): TreeSpec {
+  const path = resolve(file)
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err) {
+    throw new SpecError(`cannot read spec file ${path}: ${describeThrown(err)}`)
+  }
+  let data: unknown
+  try {
+    data = JSON.parse(text)
+  } catch (err) {
+    throw new SpecError(`spec file ${path} is not valid JSON: ${describeThrown(err)}`)
+  }
+  return parseTreeSpec(data, { baseDir: dirname(path) })
+}
+
+/**
+ * Validates one child spec, e.g. for a dynamic supervisor's `startChild`.
+ * `takenIds` are ids already in use in the runtime.
+ * @throws ERR_SPEC_INVALID
+ */
+export function parseChildSpec (input: unknown, options: ParseOptions & { takenIds?: Iterable<string> } = {}): ChildSpec {
+  const ctx: Ctx = { baseDir: options.baseDir ?? process.cwd(), problems: [], ids: new Map() }
+  for (const taken of options.takenIds ?? []) ctx.ids.set(taken, 'the running tree')
+  const child = parseChild(input, 'child', ctx)
+  if (ctx.problems.length > 0 || child === undefined) {
+    const [first] = ctx.problems
+    throw new SpecError(`invalid child spec: ${ctx.problems.map((p) => p.message).join('; ')}`, first?.path ?? '')
+  }
+  return child
+}
+
+interface Problem { path: string, message: string }
+interface Ctx {
+  baseDir: string
+  problems: Problem[]
+  /** id → path where it was first seen: ids are registry names, unique in the whole tree. */
+  ids: Map<string, string>
+}
+
+function parseChildren (list: unknown[], path: string, ctx: Ctx): ChildSpec[] {
+  const children: ChildSpec[] = []
+  for (let i = 0; i < list.length; i++) {
+    const child = parseChild(list[i], `${path}[${i}]`, ctx)
+    if (child !== undefined) children.push(child)
+  }
+  return children
+}
+
+function parseChild (value: unknown, path: string, ctx: Ctx): ChildSpec | undefined {
+  const type = typeof value === 'object' && value !== null ? (value as { type?: unknown }).type : undefined
+  let child: ChildSpec | undefined
+  if (type === undefined || type === 'worker') {
+    const w = check(workerSchema, value, path, ctx)
+    if (w === undefined) return undefined
+    const module = resolveModule(w.module, `${join(path, 'module')}`, ctx)
+    child = {
+      type: 'worker',
+      id: w.id,
+      module: module ?? '',
+      args: w.args,
+      restart: w.restart ?? DEFAULTS.restart,
+      shutdown: w.shutdown ?? DEFAULTS.workerShutdownMs,
+      heartbeatMs: w.heartbeatMs ?? DEFAULTS.heartbeatMs,
+      heartbeatTimeoutMs: w.heartbeatTimeoutMs ?? Math.max(DEFAULTS.heartbeatTimeoutMs, 3 * (w.heartbeatMs ?? DEFAULTS.heartbeatMs)),
+      statsMs: w.statsMs ?? DEFAULTS.statsMs,
+      startTimeoutMs: w.startTimeoutMs ?? DEFAULTS.startTimeoutMs,
+      resourceLimits: w.resourceLimits,
+    }
+    if (child.heartbeatTimeoutMs <= child.heartbeatMs) {
+      ctx.problems.push({ path: join(path, 'heartbeatTimeoutMs'), message: `${join(path, 'heartbeatTimeoutMs')} must be greater than heartbeatMs (${child.heartbeatMs}), got ${child.heartbeatTimeoutMs}` })
+    }
+  } else if (type === 'supervisor') {
+    const s = check(supervisorSchema, value, path, ctx)
+    if (s === undefined) return undefined
+    claimId(s.id, path, ctx)
+    return {
+      type: 'supervisor',
+      id: s.id,
+      strategy: s.strategy ?? DEFAULTS.strategy,
+      maxRestarts: s.maxRestarts ?? DEFAULTS.maxRestarts,
+      maxSeconds: s.maxSeconds ?? DEFAULTS.maxSeconds,
+      restart: s.restart ?? DEFAULTS.restart,
+      shutdown: s.shutdown ?? 'infinity',
+      children: parseChildren(s.children, join(path, 'children'), ctx),
+    }
+  } else if (type === 'dynamic_supervisor') {
+    const d = check(dynamicSchema, value, path, ctx)
+    if (d === undefined) return undefined
+    child = {
+      type: 'dynamic_supervisor',
+      id: d.id,
+      maxRestarts: d.maxRestarts ?? DEFAULTS.maxRestarts,
+      maxSeconds: d.maxSeconds ?? DEFAULTS.maxSeconds,
+      maxChildren: d.maxChildren ?? Number.POSITIVE_INFINITY,
+      restart: d.restart ?? DEFAULTS.restart,
+      shutdown: d.shutdown ?? 'infinity',
+    }
+  } else {
+    ctx.problems.push({ path: join(path, 'type'), message: `${join(path, 'type')} must be one of worker|supervisor|dynamic_supervisor, got ${show(type)}` })
+    return undefined
+  }
+  claimId(child.id, path, ctx)
+  return child
+}
+
+function claimId (childId: string, path: string, ctx: Ctx): void {
+  const seen = ctx.ids.get(childId)
+  if (seen !== undefined) {
+    ctx.problems.push({ path: join(path, 'id'), message: `${join(path, 'id')} must be unique in the tree, got ${show(childId)} (also at ${seen})` })
+  } else {
+    ctx.ids.set(childId, join(path, 'id'))
+  }
+}
+
+function resolveModule (spec: string, path: string, ctx: Ctx): string | undefined {
+  let file: string
+  if (spec.startsWith('file:')) {
+    file = fileURLToPath(spec)
+  } else if (spec.includes(':') && !isAbsolute(spec)) {
+    ctx.problems.push({ path, message: `${path} must be a file path or a file: URL, got ${show(spec)}` })
+    return undefined
+  } else {
+    file = resolve(ctx.baseDir, spec)
+  }
+  if (!existsSync(file)) {
+    ctx.problems.push({ path, message: `${path} names no file: ${show(spec)} (resolved to ${file})` })
+    return undefined
+  }
+  return pathToFileURL(file).href
+}
+
+/** Runs a zod schema and records its issues as problems with our wording. */
+function check<T extends z.ZodType> (schema: T, value: unknown, path: string, ctx: Ctx): z.infer<T> | undefined {
+  const result = schema.safeParse(value, { reportInput: true })
+  if (result.success) return result.data
+  for (const issue of result.error.issues) {
+    const where = join(path, ...issue.path.map(String))
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) ctx.problems.push({ path: join(where, key), message: `${join(where, key)} is not a known key` })
+    } else {
+      ctx.problems.push({ path: where, message: describeIssue(issue, where) })
+    }
+  }
+  return undefined
+}
+
+function describeIssue (issue: z.core.$ZodIssue, where: string): string {
+  const name = where === '' ? 'the spec' : where
+  const input = (issue as { input?: unknown }).input
+  switch (issue.code) {
+    case 'invalid_value':
+      return `${name} must be one of ${issue.values.map((v) => String(v)).join('|')}, got ${show(input)}`
+    case 'invalid_type':
+      if (input === undefined) return `${name} is required`
+      return `${name} must be ${article(issue.expected)}, got ${show(input)}`
+    case 'too_small':
+      return `${name} must be ${issue.inclusive === false ? '>' : '>='} ${String(issue.minimum)}, got ${show(input)}`
+    case 'too_big':
+      return `${name} must be ${issue.inclusive === false ? '<' : '<='} ${String(issue.maximum)}, got ${show(input)}`
+    case 'invalid_union':
+      return `${name} must be a positive integer (ms), "brutal_kill" or "infinity", got ${show(input)}`
+    case 'invalid_format':
+      return `${name} ${issue.message}, got ${show(input)}`
+    default:
+      return `${name}: ${issue.message}`
+  }
+}
+
+function article (expected: string): string {
+  switch (expected) {
+    case 'int': return 'an integer'
+    case 'object': return 'an object'
+    case 'array': return 'an array'
+    default: return `a ${expected}`
+  }
+}
+
+function join (path: string, ...keys: string[]): string {
+  let out = path
+  for (const key of keys) {
+    if (/^\d+$/.test(key)) out += `[${key}]`
+    else out = out === '' ? key : `${out}.${key}`
+  }
+  return out
+}
+
+function show (value: unknown): string {
+  let text: string
+  try {
+    text = JSON.stringify(value) ?? String(value)
+  } catch {
+    text = String(value)
+  }
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text
+}

@@ -1,0 +1,137 @@
+/**
+ * Entry point of an actor thread.
+ *
+ * Loads the actor's module, runs `init`, then reports liveness (heartbeats),
+ * statistics and lifecycle to the supervisor on `parentPort`, and serves
+ * calls on its own call port. The protocol is written out in lib/protocol.ts.
+ *
+ * A crash anywhere in the thread (an uncaught exception, an unhandled
+ * rejection) is reported as a `crash` message and the thread exits with code
+ * 1, as pino's thread-stream worker does: the supervisor, not the thread,
+ * decides what happens next. `process.exit()` called by the module ends only
+ * this thread; the supervisor sees an exit it did not ask for.
+ */
+import { parentPort, workerData } from 'node:worker_threads'
+import { performance } from 'node:perf_hooks'
+import { getHeapStatistics } from 'node:v8'
+import { loadActorModule } from '../lib/actor/behaviour.js'
+import type { ActorContext, ActorModule, ExitReason } from '../lib/actor/behaviour.js'
+import { serveCalls } from '../lib/actor/call-channel.js'
+import { NotImplementedError, ProtocolError, toWire } from '../lib/errors.js'
+import { isBuiltinRequest } from '../lib/protocol.js'
+import type { ActorBoot, ActorStats, BuiltinRequest, CallResult, ExitReasonWire, FromActor, ToActor } from '../lib/protocol.js'
+
+if (parentPort === null) throw new Error('workers/actor.js must run in a worker thread')
+const control = parentPort
+const boot = workerData as ActorBoot
+
+function send (message: FromActor): void {
+  control.postMessage(message)
+}
+
+function onUncaughtException (err: unknown): void {
+  send({ type: 'crash', error: toWire(err), origin: 'uncaughtException' })
+  process.exit(1)
+}
+function onUnhandledRejection (reason: unknown): void {
+  send({ type: 'crash', error: toWire(reason), origin: 'unhandledRejection' })
+  process.exit(1)
+}
+process.on('uncaughtException', onUncaughtException)
+process.on('unhandledRejection', onUnhandledRejection)
+
+let module: ActorModule = {}
+let state: unknown
+let calls = 0
+let stopping = false
+let heartbeatTimer: NodeJS.Timeout | undefined
+let statsTimer: NodeJS.Timeout | undefined
+let lastElu = performance.eventLoopUtilization()
+
+const ctx: ActorContext = {
+  id: boot.id,
+  stop (reason = 'normal') {
+    // After the current callback: let its reply go out first.
+    setImmediate(() => { void finish(reason === 'normal' ? { kind: 'normal' } : { kind: 'error', error: reason }, 'exit') })
+  },
+}
+
+function collectStats (): ActorStats {
+  const elu = performance.eventLoopUtilization(lastElu)
+  lastElu = performance.eventLoopUtilization()
+  const stats: ActorStats = { calls, heapUsed: getHeapStatistics().used_heap_size, elu: elu.utilization }
+  if (module.stats !== undefined) stats.custom = module.stats(state)
+  return stats
+}
+
+async function handleCall (request: unknown): Promise<CallResult> {
+  calls++
+  try {
+    if (isBuiltinRequest(request)) return { ok: true, value: builtinReply(request) }
+    if (module.handleCall === undefined) {
+      throw new NotImplementedError(`actor "${boot.id}" has no handleCall`)
+    }
+    const { reply, state: next } = await module.handleCall(request, state, ctx)
+    state = next
+    return { ok: true, value: reply }
+  } catch (err) {
+    return { ok: false, error: toWire(err) }
+  }
+}
+
+function builtinReply (request: BuiltinRequest): unknown {
+  switch (request.$) {
+    case 'stats': return collectStats()
+    case 'ping': return 'pong'
+    default: throw new ProtocolError(`unknown built-in request ${JSON.stringify(request)}`)
+  }
+}
+
+function reasonToWire (reason: ExitReason): ExitReasonWire {
+  return reason.kind === 'error' ? { kind: 'error', error: toWire(reason.error) } : reason
+}
+
+/** Runs `terminate`, reports, and ends the thread. `how` says whether the supervisor asked. */
+async function finish (reason: ExitReason, how: 'shutdown' | 'exit'): Promise<void> {
+  if (stopping) return
+  stopping = true
+  clearInterval(heartbeatTimer)
+  clearInterval(statsTimer)
+  try {
+    await module.terminate?.(reason, state)
+  } catch {
+    // terminate is best effort: the actor is going away either way, and a
+    // failing terminate must not turn a clean shutdown into a crash report.
+  }
+  send(how === 'shutdown' ? { type: 'shutdown_ack' } : { type: 'exit', reason: reasonToWire(reason) })
+  process.exit(0)
+}
+
+function onControl (message: ToActor): void {
+  switch (message.type) {
+    case 'shutdown':
+      void finish({ kind: message.reason }, 'shutdown')
+      break
+    default:
+      throw new ProtocolError(`actor "${boot.id}" got an unknown control message ${JSON.stringify(message)}`)
+  }
+}
+
+async function main (): Promise<void> {
+  try {
+    module = await loadActorModule(boot.module)
+    state = await module.init?.(boot.args, ctx)
+  } catch (err) {
+    send({ type: 'init_failed', error: toWire(err) })
+    process.exit(1)
+  }
+  control.on('message', onControl)
+  serveCalls(boot.callPort, { call: handleCall })
+  heartbeatTimer = setInterval(send, boot.heartbeatMs, { type: 'heartbeat' } satisfies FromActor)
+  if (boot.statsMs > 0) {
+    statsTimer = setInterval(() => send({ type: 'stats', stats: collectStats() }), boot.statsMs)
+  }
+  send({ type: 'ready' })
+}
+
+void main()

@@ -133,21 +133,21 @@ export class Actor extends EventEmitter<ActorEvents> {
    */
   async stop (shutdown: Shutdown): Promise<ExitReason> {
     if (this.#phase === 'exited') return this.#exited
-    if (this.#phase !== 'stopping') {
+    this.#stopWatchdog()
+    if (shutdown === 'brutal_kill') {
+      // Also cuts short a graceful stop already under way.
       this.#phase = 'stopping'
-      this.#stopWatchdog()
-      if (shutdown === 'brutal_kill') {
-        this.#reason ??= { kind: 'shutdown' }
-        void this.#worker.terminate()
-      } else {
-        this.#post({ type: 'shutdown', reason: 'shutdown' })
-        if (shutdown !== 'infinity') {
-          const timer = setTimeout(() => {
-            this.#reason ??= { kind: 'error', error: new ShutdownTimeoutError(`actor "${this.id}" did not stop within ${shutdown} ms; terminated`) }
-            void this.#worker.terminate()
-          }, shutdown)
-          void this.#exited.finally(() => clearTimeout(timer))
-        }
+      this.#reason ??= { kind: 'shutdown' }
+      void this.#worker.terminate()
+    } else if (this.#phase !== 'stopping') {
+      this.#phase = 'stopping'
+      this.#post({ type: 'shutdown', reason: 'shutdown' })
+      if (shutdown !== 'infinity') {
+        const timer = setTimeout(() => {
+          this.#reason ??= { kind: 'error', error: new ShutdownTimeoutError(`actor "${this.id}" did not stop within ${shutdown} ms; terminated`) }
+          void this.#worker.terminate()
+        }, shutdown)
+        void this.#exited.finally(() => clearTimeout(timer))
       }
     }
     return this.#exited

@@ -206,7 +206,7 @@ export function loadTreeSpecFile (file: string): TreeSpec {
  */
 export function parseChildSpec (input: unknown, options: ParseOptions & { takenIds?: Iterable<string> } = {}): ChildSpec {
   const ctx: Ctx = { baseDir: options.baseDir ?? process.cwd(), problems: [], ids: new Map() }
-  for (const taken of options.takenIds ?? []) ctx.ids.set(taken, 'the running tree')
+  for (const taken of options.takenIds ?? []) ctx.ids.set(taken, 'by a running child')
   const child = parseChild(input, 'child', ctx)
   if (ctx.problems.length > 0 || child === undefined) {
     const [first] = ctx.problems
@@ -292,9 +292,9 @@ function parseChild (value: unknown, path: string, ctx: Ctx): ChildSpec | undefi
 function claimId (childId: string, path: string, ctx: Ctx): void {
   const seen = ctx.ids.get(childId)
   if (seen !== undefined) {
-    ctx.problems.push({ path: join(path, 'id'), message: `${join(path, 'id')} must be unique in the tree, got ${show(childId)} (also at ${seen})` })
+    ctx.problems.push({ path: join(path, 'id'), message: `${join(path, 'id')} must be unique in the tree, got ${show(childId)} (already used ${seen})` })
   } else {
-    ctx.ids.set(childId, join(path, 'id'))
+    ctx.ids.set(childId, `at ${join(path, 'id')}`)
   }
 }
 

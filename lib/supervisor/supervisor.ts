@@ -288,7 +288,8 @@ export class Supervisor {
 
   /** Every exit of a child lands here; failures are queued for handling. */
   #childExited (entry: Entry, node: Running, reason: ExitReason): void {
-    if (node.kind === 'worker') this.#host.emit('child:exited', { supervisor: this.path, id: entry.spec.id, reason })
+    // Workers report every exit here; supervisors only their failures (#stopChild reports their stops).
+    this.#host.emit('child:exited', { supervisor: this.path, id: entry.spec.id, reason })
     // A child we are stopping, or an instance already replaced, needs nothing more.
     if (entry.node !== node || entry.status !== 'running') return
     entry.node = undefined

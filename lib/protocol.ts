@@ -51,7 +51,61 @@ export interface ActorBoot {
   statsMs: number
   /** The port comlink serves request/reply calls on. */
   callPort: MessagePort
+  /** When set, the thread hosts these pipeline stages instead of running `module` as a plain actor. */
+  stages?: StageBoot[]
+  /** Codec for batches on this thread's subscription and push ports (both ends use the same). */
+  codec: string
+  /** Seed of the ids this thread gives the envelopes it creates (see lib/stage/ids.ts). */
+  idSeed: number
 }
+
+/** A function named in a spec as `"./module.js#name"`, resolved to a URL. */
+export interface FunctionRef { url: string, name: string }
+
+/** Which dispatcher a producer uses, as resolved from the spec. */
+export type DispatcherSpec =
+  | { type: 'demand', spread?: boolean }
+  | { type: 'broadcast' }
+  | { type: 'partition', partitions: number, by: 'hash' | 'key', fn: FunctionRef }
+
+/** One stage a thread hosts. */
+export interface StageBoot {
+  id: string
+  kind: 'producer' | 'producer_consumer' | 'consumer'
+  /** `file:` URL of the stage module. */
+  module: string
+  args: unknown
+  dispatcher: DispatcherSpec
+  bufferSize: number
+  bufferKeep: 'first' | 'last'
+  /** The stage's counters (lib/stage/counters.ts), shared with the main thread. */
+  counters: SharedArrayBuffer
+}
+
+/** A consumer's subscription options, as they cross to the threads. */
+export interface LinkOptionsWire {
+  maxDemand: number
+  minDemand: number
+  cancel: 'permanent' | 'transient' | 'temporary'
+  selector?: FunctionRef
+  partition?: number
+}
+
+/** Wiring instructions from the main thread to a thread hosting stages. */
+export type StageControl =
+  /** Both stages live in this thread: link them directly. */
+  | { type: 'link', side: 'both', ref: number, producer: string, consumer: string, options: LinkOptionsWire }
+  /** This thread hosts the producer: `port` is its end; `peerCounters` are the consumer's. */
+  | { type: 'link', side: 'producer', ref: number, producer: string, consumer: string, options: LinkOptionsWire, port: MessagePort, peerCounters: SharedArrayBuffer }
+  /** This thread hosts the consumer: `port` is its end. */
+  | { type: 'link', side: 'consumer', ref: number, producer: string, consumer: string, options: LinkOptionsWire, port: MessagePort }
+  /** The thread at the other end of subscription `ref` exited with `reason`. */
+  | { type: 'down', ref: number, reason: ExitReasonWire }
+  /** `port` carries `runtime.push()` batches to producer `stage`. */
+  | { type: 'ingest', stage: string, port: MessagePort }
+
+/** Main thread → producer thread, on a push port: `n` events encoded in `body`. */
+export interface IngestMessage { t: 'events', n: number, body: unknown }
 
 /** Statistics an actor thread reports about itself. */
 export interface ActorStats {
@@ -68,6 +122,7 @@ export interface ActorStats {
 /** Control messages from the supervisor to an actor thread. */
 export type ToActor =
   | { type: 'shutdown', reason: 'shutdown' | 'normal' }
+  | StageControl
 
 /** Control messages from an actor thread to its supervisor. */
 export type FromActor =
@@ -78,6 +133,8 @@ export type FromActor =
   | { type: 'shutdown_ack' }
   | { type: 'exit', reason: ExitReasonWire }
   | { type: 'crash', error: WireError, origin: 'uncaughtException' | 'unhandledRejection' }
+  /** A stage's buffer dropped events since the last report (reports are coalesced, at most one per 100 ms per thread). */
+  | { type: 'dropped', counts: Record<string, number> }
 
 /** The reply to a call, as data: errors cannot cross comlink with their class and code intact. */
 export type CallResult =
@@ -102,3 +159,26 @@ export type BuiltinRequest =
 export function isBuiltinRequest (request: unknown): request is BuiltinRequest {
   return typeof request === 'object' && request !== null && '$' in request
 }
+
+// ── stage data ports ──────────────────────────────────────────────────────
+//
+// One MessageChannel per subscription between two stage threads; the main
+// thread creates it and hands one end to each side, then never sees its
+// traffic. The demand contract on it:
+//
+//   consumer ── ask{n} ─────────────►  producer     n > 0: n more events wanted
+//   consumer ◄──────── events{n, body}  producer    n ≤ what was asked and not yet sent
+//
+// A worked example (maxDemand 10, minDemand 5): the consumer sends ask{10};
+// the producer sends events{10}; the consumer hands 5 to handleEvents, its
+// credit falls to 5 (≤ minDemand) so it sends ask{5}; it hands the other 5
+// and sends ask{5} again. A producer that receives an ask for a subscription
+// it no longer knows ignores it. A consumer that receives more than it asked
+// for stops with ERR_DEMAND_EXCEEDED: the contract is broken.
+
+/** Consumer → producer, on a subscription port. */
+export interface AskMessage { t: 'ask', n: number }
+/** Producer → consumer, on a subscription port: `n` events encoded in `body` by the port's codec. */
+export interface EventsMessage { t: 'events', n: number, body: unknown }
+/** Everything that travels on a subscription port. */
+export type DataMessage = AskMessage | EventsMessage

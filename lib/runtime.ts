@@ -5,10 +5,16 @@
 import { EventEmitter } from 'eventemitter3'
 import { Registry } from './actor/registry.js'
 import { ActorNotFoundError, InvalidArgumentError, RuntimeClosedError } from './errors.js'
+import { IdSource } from './stage/ids.js'
+import { PushChannel } from './stage/push.js'
+import type { PushMeta } from './stage/push.js'
+import { Wiring } from './stage/wiring.js'
+import type { StageInfo } from './stage/wiring.js'
 import type { TelemetryEvents } from './telemetry.js'
 import { loadTreeSpecFile, parseChildSpec, parseTreeSpec } from './supervisor/spec.js'
-import type { TreeSpec } from './supervisor/spec.js'
+import type { ChildSpec, StageSpec, TreeSpec } from './supervisor/spec.js'
 import { Supervisor } from './supervisor/supervisor.js'
+import type { SupervisorHost } from './supervisor/supervisor.js'
 import type { ChildInfo } from './supervisor/supervisor.js'
 
 /** Options of {@link start}. */
@@ -46,17 +52,100 @@ export class Runtime extends EventEmitter<TelemetryEvents> {
   readonly #registry = new Registry()
   readonly #root: Supervisor
   readonly #baseDir: string
+  readonly #codec: string
+  readonly #wiring: Wiring
+  readonly #pushes = new Map<string, PushChannel>()
+  /** Ids of pushed events: sequential from 1 (seed 0). */
+  readonly #ids = new IdSource(0)
   #state: State = 'running'
 
   /** @internal use {@link start} */
   constructor (spec: TreeSpec, baseDir: string) {
     super()
     this.#baseDir = baseDir
-    const host = { registry: this.#registry, emit: this.emit.bind(this) as Runtime['emit'] }
+    this.#codec = spec.codec
+    const emit = this.emit.bind(this) as unknown as SupervisorHost['emit']
+    this.#wiring = new Wiring(this.#registry, emit)
+    this.#registry.on('registered', (name, actor) => this.#pushes.get(name)?.attach(actor))
+    this.#registry.on('unregistered', (name) => this.#pushes.get(name)?.detach())
+    this.#addStages(spec.children)
+    const host = { registry: this.#registry, codec: spec.codec, emit }
     this.#root = new Supervisor(ROOT, spec, host, (error) => {
       this.#state = 'failed'
       this.emit('fatal', { error })
     })
+  }
+
+  #addStages (children: ChildSpec[]): void {
+    const stages: StageSpec[] = []
+    const walk = (list: ChildSpec[]): void => {
+      for (const child of list) {
+        if (child.type === 'worker' && child.stages !== undefined) stages.push(...child.stages)
+        else if (child.type === 'supervisor') walk(child.children)
+      }
+    }
+    walk(children)
+    this.#wiring.addStages(stages)
+    for (const stage of stages) {
+      if (stage.kind !== 'producer') continue
+      this.#pushes.set(stage.id, new PushChannel(stage, this.#ids, this.#codec, {
+        drain: (id) => this.emit('drain', { stage: id }),
+        dropped: (id, count) => this.emit('stage:dropped', { stage: id, count, reason: 'no_producer' }),
+      }))
+    }
+  }
+
+  /**
+   * Pushes one event into producer stage `stage`, wrapped in an envelope
+   * with a fresh id and the push time. Never blocks: events are batched and
+   * sent to the producer's thread once per tick. Returns `false` once the
+   * events pushed and not yet taken by consumers pass the producer's
+   * `highWaterMark` (default half its bufferSize); `drain` is emitted when
+   * they fall back under half of it. Pushing on regardless is allowed: the
+   * producer's `bufferKeep` then decides what is dropped, and drops are
+   * reported as `stage:dropped`.
+   * @throws ERR_ACTOR_NOT_FOUND when `stage` is not a producer stage; ERR_RUNTIME_CLOSED after close().
+   */
+  push (stage: string, payload: unknown, meta?: PushMeta): boolean {
+    return this.#pushChannel(stage).push(payload, meta)
+  }
+
+  /** {@link push} for many payloads at once, with the same metadata. */
+  pushMany (stage: string, payloads: readonly unknown[], meta?: PushMeta): boolean {
+    return this.#pushChannel(stage).pushMany(payloads, meta)
+  }
+
+  /**
+   * The push function of one producer, bound once: skips the lookup by name
+   * on every call, for feeders on a hot path.
+   * @throws ERR_ACTOR_NOT_FOUND when `stage` is not a producer stage.
+   */
+  pusher (stage: string): { push: (payload: unknown, meta?: PushMeta) => boolean, pending: () => number } {
+    const channel = this.#pushChannel(stage)
+    return {
+      push: (payload, meta) => {
+        if (this.#state !== 'running') throw new RuntimeClosedError(`the runtime is ${this.#state}`)
+        return channel.push(payload, meta)
+      },
+      pending: () => channel.pending,
+    }
+  }
+
+  /** Events pushed to `stage` and not yet taken by a consumer. */
+  pending (stage: string): number {
+    return this.#pushChannel(stage).pending
+  }
+
+  /** Live figures of every pipeline stage: counters, buffer depth, pending demand, losses. */
+  stages (): StageInfo[] {
+    return this.#wiring.info()
+  }
+
+  #pushChannel (stage: string): PushChannel {
+    if (this.#state !== 'running') throw new RuntimeClosedError(`the runtime is ${this.#state}`)
+    const channel = this.#pushes.get(stage)
+    if (channel === undefined) throw new ActorNotFoundError(`no producer stage named "${stage}"`)
+    return channel
   }
 
   /** @internal */
@@ -101,7 +190,8 @@ export class Runtime extends EventEmitter<TelemetryEvents> {
   async startChild (supervisorId: string, childSpec: unknown, options: StartOptions = {}): Promise<void> {
     this.#assertRunning()
     const supervisor = this.#supervisor(supervisorId)
-    const spec = parseChildSpec(childSpec, { baseDir: options.baseDir ?? this.#baseDir, takenIds: this.#root.ids() })
+    const spec = parseChildSpec(childSpec, { baseDir: options.baseDir ?? this.#baseDir, takenIds: this.#root.ids(), stages: this.#wiring.kinds() })
+    this.#addStages([spec])
     await supervisor.startChild(spec)
   }
 
@@ -122,6 +212,7 @@ export class Runtime extends EventEmitter<TelemetryEvents> {
   async close (options: CloseOptions = {}): Promise<void> {
     if (this.#state === 'closed' || this.#state === 'closing') return
     this.#state = 'closing'
+    for (const channel of this.#pushes.values()) channel.close()
     const timeout = options.timeout ?? 30_000
     let timer: NodeJS.Timeout | undefined
     const late = new Promise<'late'>((resolve) => { timer = setTimeout(resolve, timeout, 'late') })
@@ -135,6 +226,7 @@ export class Runtime extends EventEmitter<TelemetryEvents> {
   async destroy (): Promise<void> {
     if (this.#state === 'closed') return
     this.#state = 'closing'
+    for (const channel of this.#pushes.values()) channel.close()
     await this.#root.destroy()
     this.#state = 'closed'
   }

@@ -49,6 +49,27 @@ export interface FatalEvent {
   error: Error
 }
 
+/** Payload of `stage:dropped`: a stage's buffer (or the push queue of a producer that is down) dropped events. */
+export interface StageDroppedEvent {
+  stage: string
+  count: number
+  /** `buffer_full`: the stage's buffer overflowed (its `bufferKeep` chose what went); `no_producer`: pushed while the producer was down and past its bufferSize. */
+  reason: 'buffer_full' | 'no_producer'
+}
+
+/** Payload of `stage:lost`: events that were inside a stage when its thread ended. */
+export interface StageLostEvent {
+  stage: string
+  count: number
+  /** Why the thread ended. */
+  reason: ExitReason
+}
+
+/** Payload of `drain`: the events pushed to `stage` and not yet taken fell back under its low-water mark. */
+export interface DrainEvent {
+  stage: string
+}
+
 /** Every event a runtime emits, by name. */
 export interface TelemetryEvents {
   'child:started': [ChildStartedEvent]
@@ -56,4 +77,7 @@ export interface TelemetryEvents {
   'child:restarted': [ChildRestartedEvent]
   'supervisor:intensity': [IntensityExceededEvent]
   'fatal': [FatalEvent]
+  'stage:dropped': [StageDroppedEvent]
+  'stage:lost': [StageLostEvent]
+  'drain': [DrainEvent]
 }

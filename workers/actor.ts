@@ -5,6 +5,9 @@
  * statistics and lifecycle to the supervisor on `parentPort`, and serves
  * calls on its own call port. The protocol is written out in lib/protocol.ts.
  *
+ * When the boot data lists stages, the thread hosts those pipeline stages
+ * (lib/stage/host.ts) instead of a plain actor module; the lifecycle is the same.
+ *
  * A crash anywhere in the thread (an uncaught exception, an unhandled
  * rejection) is reported as a `crash` message and the thread exits with code
  * 1, as pino's thread-stream worker does: the supervisor, not the thread,
@@ -20,6 +23,7 @@ import { serveCalls } from '../lib/actor/call-channel.js'
 import { NotImplementedError, ProtocolError, toWire } from '../lib/errors.js'
 import { isBuiltinRequest } from '../lib/protocol.js'
 import type { ActorBoot, ActorStats, BuiltinRequest, CallResult, ExitReasonWire, FromActor, ToActor } from '../lib/protocol.js'
+import { StageHost } from '../lib/stage/host.js'
 
 if (parentPort === null) throw new Error('workers/actor.js must run in a worker thread')
 const control = parentPort
@@ -30,6 +34,7 @@ function send (message: FromActor): void {
 }
 
 function onUncaughtException (err: unknown): void {
+  flushDrops()
   send({ type: 'crash', error: toWire(err), origin: 'uncaughtException' })
   process.exit(1)
 }
@@ -42,6 +47,29 @@ process.on('unhandledRejection', onUnhandledRejection)
 
 let module: ActorModule = {}
 let state: unknown
+let host: StageHost | undefined
+/** Buffer drops not yet reported, by stage; reported at most every 100 ms. */
+let drops: Record<string, number> | undefined
+let dropTimer: NodeJS.Timeout | undefined
+
+function flushDrops (): void {
+  if (drops === undefined) return
+  send({ type: 'dropped', counts: drops })
+  drops = undefined
+  clearTimeout(dropTimer)
+}
+
+function newHost (): StageHost {
+  return new StageHost({
+    fail: onUncaughtException,
+    stop: (reason) => { void finish(reason, 'exit') },
+    dropped: (stage, count) => {
+      drops ??= {}
+      drops[stage] = (drops[stage] ?? 0) + count
+      dropTimer ??= setTimeout(() => { dropTimer = undefined; flushDrops() }, 100)
+    },
+  }, { codec: boot.codec, idSeed: boot.idSeed })
+}
 let calls = 0
 let stopping = false
 let heartbeatTimer: NodeJS.Timeout | undefined
@@ -98,11 +126,13 @@ async function finish (reason: ExitReason, how: 'shutdown' | 'exit'): Promise<vo
   clearInterval(heartbeatTimer)
   clearInterval(statsTimer)
   try {
-    await module.terminate?.(reason, state)
+    if (host !== undefined) await host.terminate(reason)
+    else await module.terminate?.(reason, state)
   } catch {
     // terminate is best effort: the actor is going away either way, and a
     // failing terminate must not turn a clean shutdown into a crash report.
   }
+  flushDrops()
   send(how === 'shutdown' ? { type: 'shutdown_ack' } : { type: 'exit', reason: reasonToWire(reason) })
   process.exit(0)
 }
@@ -112,6 +142,12 @@ function onControl (message: ToActor): void {
     case 'shutdown':
       void finish({ kind: message.reason }, 'shutdown')
       break
+    case 'link':
+    case 'down':
+    case 'ingest':
+      if (host === undefined) throw new ProtocolError(`actor "${boot.id}" hosts no stages; got ${message.type}`)
+      host.control(message).catch(onUncaughtException)
+      break
     default:
       throw new ProtocolError(`actor "${boot.id}" got an unknown control message ${JSON.stringify(message)}`)
   }
@@ -119,8 +155,14 @@ function onControl (message: ToActor): void {
 
 async function main (): Promise<void> {
   try {
-    module = await loadActorModule(boot.module)
-    state = await module.init?.(boot.args, ctx)
+    if (boot.stages !== undefined) {
+      host = newHost()
+      await host.load(boot.stages)
+      await host.init(boot.stages)
+    } else {
+      module = await loadActorModule(boot.module)
+      state = await module.init?.(boot.args, ctx)
+    }
   } catch (err) {
     send({ type: 'init_failed', error: toWire(err) })
     process.exit(1)

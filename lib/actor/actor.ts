@@ -8,13 +8,14 @@
  * @internal
  */
 import { MessageChannel } from 'node:worker_threads'
-import type { ResourceLimits, Worker } from 'node:worker_threads'
+import type { MessagePort, ResourceLimits, Worker } from 'node:worker_threads'
 import { EventEmitter } from 'eventemitter3'
 import {
   ActorCrashedError, ActorExitedError, ActorInitError, ActorOutOfMemoryError, ActorUnresponsiveError,
   ProtocolError, ShutdownTimeoutError, describeThrown, fromWire,
 } from '../errors.js'
-import type { ActorBoot, ActorStats, ExitReasonWire, FromActor, ToActor } from '../protocol.js'
+import type { ActorBoot, ActorStats, ExitReasonWire, FromActor, StageBoot, StageControl, ToActor } from '../protocol.js'
+import { randomSeed } from '../stage/ids.js'
 import type { ExitReason } from './behaviour.js'
 import { CallClient } from './call-channel.js'
 import { spawnThread } from './spawn.js'
@@ -35,6 +36,12 @@ export interface ActorOptions {
   /** `init` must finish within this many ms. */
   startTimeoutMs: number
   resourceLimits?: ResourceLimits
+  /** Pipeline stages this thread hosts instead of a plain actor module. */
+  stages?: StageBoot[]
+  /** Codec for the thread's stage ports (default `clone`). */
+  codec?: string
+  /** Seed for envelope ids made in the thread. */
+  idSeed?: number
 }
 
 /** Shutdown of one child: a grace period in ms, or `brutal_kill` (terminate at once). */
@@ -43,6 +50,8 @@ export type Shutdown = number | 'brutal_kill' | 'infinity'
 interface ActorEvents {
   exit: [reason: ExitReason]
   stats: [stats: ActorStats]
+  /** Stages of this thread dropped events (buffer overflow), by stage id. */
+  dropped: [counts: Record<string, number>]
 }
 
 type Phase = 'starting' | 'running' | 'stopping' | 'exited'
@@ -74,6 +83,9 @@ export class Actor extends EventEmitter<ActorEvents> {
       heartbeatMs: options.heartbeatMs,
       statsMs: options.statsMs,
       callPort: port2,
+      codec: options.codec ?? 'clone',
+      idSeed: options.idSeed ?? randomSeed(),
+      ...(options.stages !== undefined ? { stages: options.stages } : {}),
     }
     this.#worker = spawnThread('actor', {
       workerData: boot,
@@ -153,6 +165,28 @@ export class Actor extends EventEmitter<ActorEvents> {
     return this.#exited
   }
 
+  /**
+   * Sends a wiring instruction to the stages of this thread; ports in it
+   * are transferred. Ignored once the thread is stopping or gone.
+   */
+  control (message: StageControl, transfer: MessagePort[] = []): void {
+    if (this.#phase !== 'running') {
+      for (const port of transfer) port.close()
+      return
+    }
+    this.#worker.postMessage(message satisfies ToActor, transfer)
+  }
+
+  /** The stage ids this thread hosts (empty for a plain actor). */
+  get stageIds (): string[] {
+    return this.#options.stages?.map((s) => s.id) ?? []
+  }
+
+  /** The boot description of one of this thread's stages (with its shared counters). */
+  stage (id: string): StageBoot | undefined {
+    return this.#options.stages?.find((s) => s.id === id)
+  }
+
   #post (message: ToActor): void {
     this.#worker.postMessage(message)
   }
@@ -178,6 +212,9 @@ export class Actor extends EventEmitter<ActorEvents> {
       case 'stats':
         this.#stats = message.stats
         this.emit('stats', message.stats)
+        break
+      case 'dropped':
+        this.emit('dropped', message.counts)
         break
       case 'shutdown_ack':
         this.#reason ??= { kind: 'shutdown' }

@@ -16,6 +16,9 @@ import { dirname, isAbsolute, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { z } from 'zod'
 import { SpecError, describeThrown } from '../errors.js'
+import type { FunctionRef } from '../protocol.js'
+import { STAGE_KEYS, buildStage, stageKeys } from './stage-spec.js'
+import type { StageSpec } from './stage-spec.js'
 
 const ID = /^[A-Za-z0-9_][A-Za-z0-9_.:-]*$/
 
@@ -42,6 +45,7 @@ const workerSchema = z.strictObject({
     codeRangeSizeMb: z.number().positive().optional(),
     stackSizeMb: z.number().positive().optional(),
   }).optional(),
+  ...stageKeys,
 })
 
 const intensity = {
@@ -72,6 +76,8 @@ const dynamicSchema = z.strictObject({
 const rootSchema = z.strictObject({
   strategy: strategy.optional(),
   ...intensity,
+  /** How batches cross between stage threads (see lib/stage/codec/). */
+  codec: z.enum(['clone', 'msgpack', 'shape']).optional(),
   children: z.array(z.unknown()),
 })
 
@@ -85,10 +91,13 @@ export type ShutdownSpec = z.infer<typeof shutdown>
 /** A worker-thread actor, with every default filled in. */
 export interface WorkerChildSpec {
   type: 'worker'
+  /** The actor's id; for a thread of stages, the thread's name (a lone stage's thread is named after the stage). */
   id: string
-  /** `file:` URL of the module. */
+  /** `file:` URL of the module (for stages: the first stage's). */
   module: string
   args: unknown
+  /** Pipeline stages this thread hosts, in start order; absent for a plain actor. */
+  stages?: StageSpec[]
   restart: RestartType
   shutdown: ShutdownSpec
   heartbeatMs: number
@@ -129,8 +138,12 @@ export type ChildSpec = WorkerChildSpec | SupervisorChildSpec | DynamicSuperviso
 /** The root of a tree: a supervisor without an id of its own. */
 export interface TreeSpec extends Intensity {
   strategy: Strategy
+  /** Codec for batches between stage threads. */
+  codec: 'clone' | 'msgpack' | 'shape'
   children: ChildSpec[]
 }
+
+export type { StageSpec, SubscriptionSpec } from './stage-spec.js'
 
 /** Defaults, written once. */
 export const DEFAULTS = {
@@ -143,6 +156,7 @@ export const DEFAULTS = {
   heartbeatTimeoutMs: 5000,
   statsMs: 1000,
   startTimeoutMs: 10_000,
+  codec: 'clone',
 } as const
 
 /** Where relative module paths are resolved from. */
@@ -156,7 +170,7 @@ export interface ParseOptions {
  * @throws ERR_SPEC_INVALID naming the path and value of every problem found.
  */
 export function parseTreeSpec (input: unknown, options: ParseOptions = {}): TreeSpec {
-  const ctx: Ctx = { baseDir: options.baseDir ?? process.cwd(), problems: [], ids: new Map() }
+  const ctx = newCtx(options.baseDir)
   const root = check(rootSchema, input, '', ctx)
   let tree: TreeSpec | undefined
   if (root === undefined) {
@@ -168,9 +182,11 @@ export function parseTreeSpec (input: unknown, options: ParseOptions = {}): Tree
       strategy: root.strategy ?? DEFAULTS.strategy,
       maxRestarts: root.maxRestarts ?? DEFAULTS.maxRestarts,
       maxSeconds: root.maxSeconds ?? DEFAULTS.maxSeconds,
+      codec: root.codec ?? DEFAULTS.codec,
       children: parseChildren(root.children, 'children', ctx),
     }
   }
+  checkSubscriptions(ctx)
   if (ctx.problems.length > 0 || tree === undefined) {
     const [first] = ctx.problems
     throw new SpecError(`invalid spec: ${ctx.problems.map((p) => p.message).join('; ')}`, first?.path ?? '')
@@ -204,10 +220,15 @@ export function loadTreeSpecFile (file: string): TreeSpec {
  * `takenIds` are ids already in use in the runtime.
  * @throws ERR_SPEC_INVALID
  */
-export function parseChildSpec (input: unknown, options: ParseOptions & { takenIds?: Iterable<string> } = {}): ChildSpec {
-  const ctx: Ctx = { baseDir: options.baseDir ?? process.cwd(), problems: [], ids: new Map() }
+export function parseChildSpec (
+  input: unknown,
+  options: ParseOptions & { takenIds?: Iterable<string>, stages?: Iterable<[string, StageSpec['kind']]> } = {},
+): ChildSpec {
+  const ctx = newCtx(options.baseDir)
   for (const taken of options.takenIds ?? []) ctx.ids.set(taken, 'by a running child')
+  for (const [stageId, kind] of options.stages ?? []) ctx.stageKinds.set(stageId, kind)
   const child = parseChild(input, 'child', ctx)
+  checkSubscriptions(ctx)
   if (ctx.problems.length > 0 || child === undefined) {
     const [first] = ctx.problems
     throw new SpecError(`invalid child spec: ${ctx.problems.map((p) => p.message).join('; ')}`, first?.path ?? '')
@@ -219,17 +240,71 @@ interface Problem { path: string, message: string }
 interface Ctx {
   baseDir: string
   problems: Problem[]
-  /** id → path where it was first seen: ids are registry names, unique in the whole tree. */
+  /** id → where it was first seen: ids are registry names, unique in the whole tree. */
   ids: Map<string, string>
+  /** Stage id → kind, across the tree, for checking subscriptions. */
+  stageKinds: Map<string, StageSpec['kind']>
+  /** Every subscription seen, with its path, checked once the whole tree is known. */
+  subscriptions: Array<{ path: string, stage: StageSpec, index: number }>
+  /** Thread name → path of the supervisor whose children use it. */
+  threads: Map<string, string>
+}
+
+function newCtx (baseDir = process.cwd()): Ctx {
+  return { baseDir, problems: [], ids: new Map(), stageKinds: new Map(), subscriptions: [], threads: new Map() }
 }
 
 function parseChildren (list: unknown[], path: string, ctx: Ctx): ChildSpec[] {
   const children: ChildSpec[] = []
+  /** Thread name → the worker child hosting it, within this supervisor. */
+  const threads = new Map<string, WorkerChildSpec>()
   for (let i = 0; i < list.length; i++) {
-    const child = parseChild(list[i], `${path}[${i}]`, ctx)
-    if (child !== undefined) children.push(child)
+    const at = `${path}[${i}]`
+    const child = parseChild(list[i], at, ctx)
+    if (child === undefined) continue
+    const thread = (list[i] as { thread?: unknown }).thread
+    if (child.type === 'worker' && child.stages !== undefined && typeof thread === 'string') {
+      const host = threads.get(thread)
+      if (host !== undefined) {
+        // Another stage of a thread already started in this supervisor: join it.
+        for (const key of THREAD_KEYS) {
+          if ((list[i] as Record<string, unknown>)[key] !== undefined) {
+            ctx.problems.push({ path: `${at}.${key}`, message: `${at}.${key} belongs to thread ${JSON.stringify(thread)} as a whole: set it on its first stage (${host.stages?.[0]?.id ?? thread})` })
+          }
+        }
+        host.stages?.push(...child.stages)
+        continue
+      }
+      const elsewhere = ctx.threads.get(thread)
+      if (elsewhere !== undefined && elsewhere !== path) {
+        ctx.problems.push({ path: `${at}.thread`, message: `${at}.thread ${JSON.stringify(thread)} is already used by stages under ${elsewhere || 'the root'}; a thread's stages must share one supervisor` })
+        continue
+      }
+      ctx.threads.set(thread, path)
+      if (thread !== child.id) claimId(thread, `${at}.thread`, ctx, true)
+      child.id = thread
+      threads.set(thread, child)
+    }
+    children.push(child)
   }
   return children
+}
+
+/** Keys that configure a thread rather than one stage. */
+const THREAD_KEYS = ['restart', 'shutdown', 'heartbeatMs', 'heartbeatTimeoutMs', 'statsMs', 'startTimeoutMs', 'resourceLimits']
+
+/** Every subscription names a stage that produces, and partition subscriptions name their partition. */
+function checkSubscriptions (ctx: Ctx): void {
+  for (const { path, stage, index } of ctx.subscriptions) {
+    const sub = stage.subscribeTo[index]
+    if (sub === undefined) continue
+    const kind = ctx.stageKinds.get(sub.producer)
+    if (kind === undefined) {
+      ctx.problems.push({ path: `${path}.id`, message: `${path}.id names no stage in the tree: ${JSON.stringify(sub.producer)}` })
+    } else if (kind === 'consumer') {
+      ctx.problems.push({ path: `${path}.id`, message: `${path}.id names a consumer, which has nothing to subscribe to: ${JSON.stringify(sub.producer)}` })
+    }
+  }
 }
 
 function parseChild (value: unknown, path: string, ctx: Ctx): ChildSpec | undefined {
@@ -239,11 +314,28 @@ function parseChild (value: unknown, path: string, ctx: Ctx): ChildSpec | undefi
     const w = check(workerSchema, value, path, ctx)
     if (w === undefined) return undefined
     const module = resolveModule(w.module, `${join(path, 'module')}`, ctx)
+    let stages: StageSpec[] | undefined
+    if (w.stage === undefined) {
+      for (const key of STAGE_KEYS) {
+        if ((w as Record<string, unknown>)[key] !== undefined) {
+          ctx.problems.push({ path: join(path, key), message: `${join(path, key)} is for pipeline stages; set ${join(path, 'stage')} to producer, producer_consumer or consumer` })
+        }
+      }
+    } else {
+      const report = (at: string, message: string): void => { ctx.problems.push({ path: at, message }) }
+      const stage = buildStage(w, module ?? '', path, report, (ref, at) => resolveFunction(ref, at, ctx))
+      if (stage !== undefined) {
+        stages = [stage]
+        ctx.stageKinds.set(stage.id, stage.kind)
+        for (let i = 0; i < stage.subscribeTo.length; i++) ctx.subscriptions.push({ path: `${path}.subscribeTo[${i}]`, stage, index: i })
+      }
+    }
     child = {
       type: 'worker',
       id: w.id,
       module: module ?? '',
       args: w.args,
+      ...(stages !== undefined ? { stages } : {}),
       restart: w.restart ?? DEFAULTS.restart,
       shutdown: w.shutdown ?? DEFAULTS.workerShutdownMs,
       heartbeatMs: w.heartbeatMs ?? DEFAULTS.heartbeatMs,
@@ -289,13 +381,25 @@ function parseChild (value: unknown, path: string, ctx: Ctx): ChildSpec | undefi
   return child
 }
 
-function claimId (childId: string, path: string, ctx: Ctx): void {
+function claimId (childId: string, path: string, ctx: Ctx, exact = false): void {
+  const at = exact ? path : join(path, 'id')
   const seen = ctx.ids.get(childId)
   if (seen !== undefined) {
-    ctx.problems.push({ path: join(path, 'id'), message: `${join(path, 'id')} must be unique in the tree, got ${show(childId)} (already used ${seen})` })
+    ctx.problems.push({ path: at, message: `${at} must be unique in the tree, got ${show(childId)} (already used ${seen})` })
   } else {
-    ctx.ids.set(childId, `at ${join(path, 'id')}`)
+    ctx.ids.set(childId, `at ${at}`)
   }
+}
+
+/** `"./keys.js#byUser"` → the module's URL and the export's name. */
+function resolveFunction (ref: string, path: string, ctx: Ctx): FunctionRef | undefined {
+  const hash = ref.lastIndexOf('#')
+  if (hash <= 0 || hash === ref.length - 1) {
+    ctx.problems.push({ path, message: `${path} must name a function as "./module.js#exportName", got ${show(ref)}` })
+    return undefined
+  }
+  const url = resolveModule(ref.slice(0, hash), path, ctx)
+  return url === undefined ? undefined : { url, name: ref.slice(hash + 1) }
 }
 
 function resolveModule (spec: string, path: string, ctx: Ctx): string | undefined {

@@ -35,13 +35,16 @@ import type { Registry } from '../actor/registry.js'
 import {
   ActorNotFoundError, DuplicateIdError, InvalidArgumentError, RestartIntensityError, RuntimeClosedError, describeThrown,
 } from '../errors.js'
-import type { ActorStats } from '../protocol.js'
+import type { ActorStats, StageBoot } from '../protocol.js'
+import { StageCounters } from '../stage/counters.js'
 import type { TelemetryEvents } from '../telemetry.js'
-import type { ChildSpec, Intensity, ShutdownSpec, Strategy, WorkerChildSpec } from './spec.js'
+import type { ChildSpec, Intensity, ShutdownSpec, StageSpec, Strategy, WorkerChildSpec } from './spec.js'
 
 /** What a supervisor needs from the runtime around it. @internal */
 export interface SupervisorHost {
   readonly registry: Registry
+  /** Codec for batches between stage threads. */
+  readonly codec: string
   emit<K extends keyof TelemetryEvents> (event: K, ...args: TelemetryEvents[K]): void
 }
 
@@ -230,11 +233,13 @@ export class Supervisor {
     let node: Running
     try {
       if (spec.type === 'worker') {
-        const actor = await Actor.start(actorOptions(spec))
+        const actor = await Actor.start(actorOptions(spec, this.#host.codec))
         node = { kind: 'worker', actor }
-        this.#host.registry.register(spec.id, actor)
+        // A thread of stages is found under its own name and under each stage's.
+        const names = [spec.id, ...actor.stageIds.filter((stageId) => stageId !== spec.id)]
+        for (const name of names) this.#host.registry.register(name, actor)
         void actor.exited.then((reason) => {
-          this.#host.registry.unregister(spec.id, actor)
+          for (const name of names) this.#host.registry.unregister(name, actor)
           this.#childExited(entry, node, reason)
         })
       } else {
@@ -376,16 +381,33 @@ export class Supervisor {
   }
 }
 
-function actorOptions (spec: WorkerChildSpec): ActorOptions {
+function actorOptions (spec: WorkerChildSpec, codec: string): ActorOptions {
   return {
     id: spec.id,
     module: spec.module,
     args: spec.args,
+    codec,
+    // Each start gets fresh counters: a restarted stage starts from zero, and the
+    // old instance's figures stay readable for loss accounting.
+    ...(spec.stages !== undefined ? { stages: spec.stages.map(stageBoot) } : {}),
     heartbeatMs: spec.heartbeatMs,
     heartbeatTimeoutMs: spec.heartbeatTimeoutMs,
     statsMs: spec.statsMs,
     startTimeoutMs: spec.startTimeoutMs,
     ...(spec.resourceLimits !== undefined ? { resourceLimits: spec.resourceLimits } : {}),
+  }
+}
+
+function stageBoot (stage: StageSpec): StageBoot {
+  return {
+    id: stage.id,
+    kind: stage.kind,
+    module: stage.module,
+    args: stage.args,
+    dispatcher: stage.dispatcher,
+    bufferSize: stage.bufferSize,
+    bufferKeep: stage.bufferKeep,
+    counters: new StageCounters().buffer,
   }
 }
 

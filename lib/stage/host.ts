@@ -1,0 +1,242 @@
+/**
+ * The stages that share one thread, and their links.
+ *
+ * A StageHost builds its stages from their boot descriptions, runs their
+ * `init`s in order, and carries out what the main thread's wiring tells it:
+ * link two of its own stages directly, take one end of a cross-thread
+ * subscription port, learn that the other side of a subscription went away,
+ * or take the push port of one of its producers. It knows nothing of
+ * worker threads: workers/actor.ts hosts one in a worker; the same class can
+ * host stages in any thread.
+ * @internal
+ */
+import type { MessagePort } from 'node:worker_threads'
+import { loadActorModule } from '../actor/behaviour.js'
+import type { ExitReason } from '../actor/behaviour.js'
+import { InvalidArgumentError, ProtocolError, StagewireError, describeThrown } from '../errors.js'
+import type { ExitReasonWire, IngestMessage, LinkOptionsWire, StageBoot, StageControl } from '../protocol.js'
+import { checkStageModule } from './behaviour.js'
+import type { BatchCodec } from './codec/codec.js'
+import { createCodec } from './codec/create.js'
+import { StageCounters } from './counters.js'
+import { BroadcastDispatcher } from './dispatcher/broadcast.js'
+import { DemandDispatcher } from './dispatcher/demand.js'
+import type { Dispatcher, Outbox, Selector, SubscribeOptions } from './dispatcher/dispatcher.js'
+import { PartitionDispatcher } from './dispatcher/partition.js'
+import type { Envelope } from './envelope.js'
+import { IdSource } from './ids.js'
+import { LocalLink, PortDownstream, PortUpstream } from './links.js'
+import type { LinkOptions } from './links.js'
+import { Scheduler } from './scheduler.js'
+import { Stage } from './stage.js'
+import type { Downstream, Upstream } from './stage.js'
+
+/** A consumer's producer went away and its cancel mode says the consumer goes too. */
+export class ProducerDownError extends StagewireError {
+  constructor (message: string) {
+    super(message, 'ERR_PRODUCER_DOWN')
+    this.name = 'ProducerDownError'
+  }
+}
+
+/** What a host needs from the thread around it. */
+export interface HostEnvironment {
+  /** Ends the thread with this failure (a crash, or a permanent subscription whose producer went away). */
+  fail (error: unknown): void
+  /** Telemetry: a stage's buffer dropped `count` events. */
+  dropped (stage: string, count: number): void
+  /** The consumer side of a subscription must stop: reason `normal`/`shutdown` is a clean stop. */
+  stop (reason: ExitReason): void
+}
+
+interface LinkRecord {
+  down?: Downstream & { close?: () => void }
+  up?: Upstream & { close?: () => void }
+  consumer?: Stage
+  producer?: Stage
+}
+
+/** @internal */
+export class StageHost {
+  readonly #env: HostEnvironment
+  readonly #scheduler: Scheduler
+  readonly #stages = new Map<string, Stage>()
+  readonly #order: Stage[] = []
+  readonly #links = new Map<number, LinkRecord>()
+  readonly #ingest = new Map<string, { port: MessagePort, codec: BatchCodec }>()
+  readonly #codec: string
+  readonly #ids: IdSource
+
+  constructor (env: HostEnvironment, options: { codec: string, idSeed: number }) {
+    this.#env = env
+    this.#codec = options.codec
+    this.#scheduler = new Scheduler((err) => env.fail(err))
+    this.#ids = new IdSource(options.idSeed)
+  }
+
+  /** Loads the stages' modules and builds them; then {@link init} runs their `init`s. */
+  async load (boots: StageBoot[]): Promise<void> {
+    for (const boot of boots) {
+      const module = checkStageModule(boot.kind, await loadActorModule(boot.module) as Record<string, unknown>, boot.module)
+      const dispatcher = boot.kind === 'consumer' ? undefined : await dispatcherFactory(boot)
+      const ids = this.#ids
+      const stage = new Stage(module, {
+        id: boot.id,
+        kind: boot.kind,
+        ...(dispatcher === undefined ? {} : { dispatcher }),
+        bufferSize: boot.bufferSize,
+        bufferKeep: boot.bufferKeep,
+        counters: new StageCounters(boot.counters),
+        envelope: (payload, meta) => ids.envelope(payload, meta),
+        onCrash: (err) => this.#env.fail(err),
+        onDrop: (count) => this.#env.dropped(boot.id, count),
+      })
+      this.#stages.set(boot.id, stage)
+      this.#order.push(stage)
+    }
+  }
+
+  /** Runs each stage's `init`, in order. */
+  async init (boots: StageBoot[]): Promise<void> {
+    for (const boot of boots) await this.#stage(boot.id).init(boot.args)
+  }
+
+  /** Runs each stage's `terminate`, last first. */
+  async terminate (reason: ExitReason): Promise<void> {
+    for (let i = this.#order.length - 1; i >= 0; i--) {
+      try {
+        await (this.#order[i] as Stage).terminate(reason)
+      } catch {
+        // Best effort, as for actors: the thread is going away either way.
+      }
+    }
+  }
+
+  /** Carries out one wiring instruction from the main thread. */
+  async control (message: StageControl): Promise<void> {
+    switch (message.type) {
+      case 'link': await this.#link(message); break
+      case 'down': this.#down(message.ref, message.reason); break
+      case 'ingest': this.#takeIngest(message.stage, message.port); break
+      default: throw new ProtocolError(`unknown stage control message ${JSON.stringify(message)}`)
+    }
+  }
+
+  /** Events inside each stage now, for loss accounting. */
+  inside (): Record<string, number> {
+    const out: Record<string, number> = {}
+    for (const [id, stage] of this.#stages) out[id] = stage.inside
+    return out
+  }
+
+  #stage (id: string): Stage {
+    const stage = this.#stages.get(id)
+    if (stage === undefined) throw new ProtocolError(`no stage "${id}" in this thread`)
+    return stage
+  }
+
+  async #link (message: Extract<StageControl, { type: 'link' }>): Promise<void> {
+    const { ref, producer, consumer, options } = message
+    const linkOptions: LinkOptions = { maxDemand: options.maxDemand, minDemand: options.minDemand, cancel: options.cancel }
+    const subscribe = await subscribeOptions(options)
+    if (message.side === 'both') {
+      const link = new LocalLink(this.#stage(producer), this.#stage(consumer), linkOptions, this.#scheduler)
+      this.#links.set(ref, { down: link, up: link, producer: link.from, consumer: link.to })
+      link.from.subscribe(link, subscribe)
+      link.to.addUpstream(link)
+    } else if (message.side === 'producer') {
+      const stage = this.#stage(producer)
+      const down = new PortDownstream(consumer, message.port, createCodec(this.#codec), new StageCounters(message.peerCounters), stage)
+      this.#links.set(ref, { down, producer: stage })
+      stage.subscribe(down, subscribe)
+    } else {
+      const stage = this.#stage(consumer)
+      const up = new PortUpstream(producer, message.port, createCodec(this.#codec), linkOptions, stage)
+      this.#links.set(ref, { up, consumer: stage })
+      stage.addUpstream(up)
+    }
+  }
+
+  /** The other side of subscription `ref` went away (its thread exited with `reason`). */
+  #down (ref: number, wire: ExitReasonWire): void {
+    const record = this.#links.get(ref)
+    if (record === undefined) return
+    this.#links.delete(ref)
+    if (record.producer !== undefined && record.down !== undefined && record.consumer === undefined) {
+      // We are the producer: forget the subscription; the consumer's thread is gone.
+      record.producer.unsubscribe(record.down)
+      record.down.close?.()
+      return
+    }
+    if (record.consumer !== undefined && record.up !== undefined) {
+      const up = record.up
+      record.consumer.removeUpstream(up)
+      const abnormal = wire.kind === 'error'
+      const why = wire.kind === 'error' ? wire.error.message : wire.kind
+      if (up.cancel === 'permanent' || (up.cancel === 'transient' && abnormal)) {
+        const error = new ProducerDownError(`stage "${record.consumer.id}" stops: its producer "${up.producer}" went away (${why}) and the subscription's cancel mode is ${up.cancel}`)
+        if (abnormal) this.#env.fail(error)
+        else this.#env.stop({ kind: 'shutdown' })
+      }
+    }
+  }
+
+  #takeIngest (stageId: string, port: MessagePort): void {
+    const stage = this.#stage(stageId)
+    if (stage.kind !== 'producer') throw new InvalidArgumentError(`stage "${stageId}" is a ${stage.kind}; only a producer takes pushed events`)
+    const codec = createCodec(this.#codec)
+    this.#ingest.set(stageId, { port, codec })
+    port.on('message', (message: IngestMessage) => {
+      switch (message.t) {
+        case 'events': {
+          stage.counters.addReceived(message.n)
+          stage.ingest(codec.decode(message.body), message.n)
+          break
+        }
+        default: throw new ProtocolError(`unknown ingest message ${JSON.stringify(message)}`)
+      }
+    })
+  }
+}
+
+/** Builds the dispatcher a producer's spec asks for. */
+async function dispatcherFactory (boot: StageBoot): Promise<(outbox: Outbox<Downstream, Envelope>) => Dispatcher<Downstream, Envelope>> {
+  const spec = boot.dispatcher
+  switch (spec.type) {
+    case 'demand': {
+      const spread = spec.spread ?? false
+      return (outbox) => new DemandDispatcher<Downstream, Envelope>(outbox, { spread })
+    }
+    case 'broadcast':
+      return (outbox) => new BroadcastDispatcher<Downstream, Envelope>(outbox)
+    case 'partition': {
+      const fn = await importFunction(spec.fn, `stage "${boot.id}" dispatcher.${spec.by}`) as (event: Envelope) => number | string
+      const { partitions } = spec
+      return spec.by === 'hash'
+        ? (outbox) => new PartitionDispatcher<Downstream, Envelope>(outbox, { partitions, hash: fn as (event: Envelope) => number })
+        : (outbox) => new PartitionDispatcher<Downstream, Envelope>(outbox, { partitions, key: fn })
+    }
+    default:
+      throw new ProtocolError(`unknown dispatcher ${JSON.stringify(spec)}`)
+  }
+}
+
+async function subscribeOptions (options: LinkOptionsWire): Promise<SubscribeOptions<Envelope>> {
+  const out: { selector?: Selector<Envelope>, partition?: number } = {}
+  if (options.selector !== undefined) out.selector = await importFunction(options.selector, 'subscribeTo.selector') as Selector<Envelope>
+  if (options.partition !== undefined) out.partition = options.partition
+  return out
+}
+
+/** Imports `{ url, name }` and checks it is a function. */
+async function importFunction (ref: { url: string, name: string }, where: string): Promise<unknown> {
+  let ns: Record<string, unknown>
+  try {
+    ns = await import(ref.url) as Record<string, unknown>
+  } catch (err) {
+    throw new InvalidArgumentError(`${where}: cannot import ${ref.url}: ${describeThrown(err)}`)
+  }
+  const fn = ns[ref.name]
+  if (typeof fn !== 'function') throw new InvalidArgumentError(`${where}: ${ref.url} has no exported function "${ref.name}"`)
+  return fn
+}

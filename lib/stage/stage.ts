@@ -1,0 +1,378 @@
+/**
+ * One stage at run time, in whatever thread hosts it: its module and state,
+ * its producer side (dispatcher, buffer, demand) and its consumer side (one
+ * {@link ConsumerDemand} and one queue per upstream subscription).
+ *
+ * ```
+ *   upstream links ──events──► receive ─► queue ─► handleEvents ─► dispatch ──events──► downstream links
+ *                  ◄───ask────  (ConsumerDemand: chunks, re-asks)   (Dispatcher) ◄──ask────
+ *   runtime.push ──────────────► ingest ──────────────────────────────► dispatch / buffer
+ * ```
+ *
+ * The demand contract (GenStage's, see lib/stage/dispatcher/dispatcher.ts):
+ * - a consumer asks `maxDemand` when it subscribes, then re-asks after each
+ *   handled chunk once its credit is at or below `minDemand`;
+ * - a producer sends a subscription at most what it asked for and has not
+ *   received; events nobody asked for wait in the bounded buffer;
+ * - a producer-consumer handles received events only while it has
+ *   downstream demand, so back-pressure travels up the whole chain; what it
+ *   emits beyond that demand waits in its buffer.
+ *
+ * Links (a MessagePort to another thread, or a direct call through the
+ * thread's {@link Scheduler}) deliver into `receive`/`ask`; the stage never
+ * knows which. Callbacks run one at a time: while an async callback is in
+ * flight, arrivals are only counted and queued.
+ * @internal
+ */
+import type { ExitReason } from '../actor/behaviour.js'
+import type {
+  Consume, ConsumerModule, Emit, From, ProducerConsumerModule, ProducerModule, StageContext, StageKind, StageModule,
+} from './behaviour.js'
+import { EventBuffer } from './buffer.js'
+import type { BufferKeep } from './buffer.js'
+import type { ConsumerDemand } from './consumer-demand.js'
+import { SLOT, StageCounters } from './counters.js'
+import type { Dispatcher, Outbox, SubscribeOptions } from './dispatcher/dispatcher.js'
+import type { Envelope } from './envelope.js'
+
+/** How a consumer reacts when its producer goes away (GenStage's `cancel` option). */
+export type CancelMode = 'permanent' | 'transient' | 'temporary'
+
+/** A subscription as its producer sees it. */
+export interface Downstream {
+  /** Id of the consuming stage. */
+  readonly consumer: string
+  /** Hands a batch to the consumer (a port message or a scheduled direct call). */
+  send (events: readonly Envelope[], count: number): void
+}
+
+/** A subscription as its consumer sees it. */
+export interface Upstream {
+  /** Id of the producing stage. */
+  readonly producer: string
+  readonly cancel: CancelMode
+  readonly demand: ConsumerDemand
+  /** Asks the producer for more (a port message or a scheduled direct call). */
+  ask (count: number): void
+}
+
+/** What a stage needs to run, beyond its module. */
+export interface StageOptions {
+  id: string
+  kind: StageKind
+  /** Producer side only. */
+  dispatcher?: (outbox: Outbox<Downstream, Envelope>) => Dispatcher<Downstream, Envelope>
+  bufferSize?: number
+  bufferKeep?: BufferKeep
+  counters?: StageCounters
+  /** Builds envelopes for `ctx.envelope`. */
+  envelope: StageContext['envelope']
+  /** Called with anything a callback throws or rejects with: the hosting thread's crash path. */
+  onCrash: (err: unknown) => void
+  /** Called when the buffer drops events (for telemetry), with the count of this occurrence. */
+  onDrop?: (count: number) => void
+}
+
+interface UpstreamState {
+  link: Upstream
+  from: From
+  /** Received batches not yet handled, oldest first; `offset` is how far into the first one we are. */
+  batches: Envelope[][]
+  offset: number
+  queued: number
+  /** The producer went away: queued events are still handled, nothing more is asked. */
+  gone: boolean
+}
+
+/** @internal */
+export class Stage {
+  readonly id: string
+  readonly kind: StageKind
+  readonly counters: StageCounters
+  readonly #module: StageModule
+  readonly #ctx: StageContext
+  readonly #onCrash: (err: unknown) => void
+  readonly #onDrop: ((count: number) => void) | undefined
+  readonly #dispatcher: Dispatcher<Downstream, Envelope> | undefined
+  readonly #buffer: EventBuffer<Envelope> | undefined
+  readonly #ups: UpstreamState[] = []
+  #state: unknown
+  /** Downstream demand not yet met: what handleDemand may produce, or how long a producer-consumer may keep handling. */
+  #demand = 0
+  /** An async callback is in flight. */
+  #busy = false
+  #stopped = false
+
+  constructor (module: StageModule, options: StageOptions) {
+    this.id = options.id
+    this.kind = options.kind
+    this.#module = module
+    this.#onCrash = options.onCrash
+    this.#onDrop = options.onDrop
+    this.counters = options.counters ?? new StageCounters()
+    const emit = (events: Envelope[]): void => { this.#emitOutside(events) }
+    this.#ctx = { id: options.id, envelope: options.envelope, ...(this.kind === 'consumer' ? {} : { emit }) }
+    if (this.kind !== 'consumer') {
+      if (options.dispatcher === undefined) throw new TypeError(`stage "${this.id}": a ${this.kind} needs a dispatcher`)
+      const outbox: Outbox<Downstream, Envelope> = {
+        send: (down, events, count) => { down.send(events, count) },
+        // Re-credited demand (broadcast selectors) is handled like an ask, on a later turn.
+        demand: (count) => { queueMicrotask(() => this.#addDemand(count)) },
+        info: () => {},
+      }
+      this.#dispatcher = options.dispatcher(outbox)
+      this.#buffer = new EventBuffer<Envelope>({ bufferSize: options.bufferSize, bufferKeep: options.bufferKeep })
+    }
+  }
+
+  /** The stage's context, as its callbacks see it. */
+  get context (): StageContext { return this.#ctx }
+
+  /** Runs the module's `init`. */
+  async init (args: unknown): Promise<void> {
+    this.#state = await this.#module.init?.(args, this.#ctx)
+  }
+
+  /** Runs the module's `terminate`; the stage handles nothing afterwards. */
+  async terminate (reason: ExitReason): Promise<void> {
+    this.#stopped = true
+    await this.#module.terminate?.(reason, this.#state)
+  }
+
+  // ── producer side ──────────────────────────────────────────────────────
+
+  /** A consumer subscribed. */
+  subscribe (down: Downstream, options: SubscribeOptions<Envelope> = {}): void {
+    this.#addDemand(this.#dispatcherOf().subscribe(down, options))
+  }
+
+  /** A consumer asks for `count` more events. */
+  ask (down: Downstream, count: number): void {
+    this.#addDemand(this.#dispatcherOf().ask(count, down))
+  }
+
+  /** A consumer went away. */
+  unsubscribe (down: Downstream): void {
+    this.#addDemand(this.#dispatcherOf().cancel(down))
+  }
+
+  /** Events pushed by the host app (`runtime.push`): dispatched against the demand there is, the rest buffered. */
+  ingest (events: Envelope[], count: number): void {
+    this.counters.f[SLOT.handled] += count
+    this.#dispatch(events, count)
+  }
+
+  #dispatcherOf (): Dispatcher<Downstream, Envelope> {
+    if (this.#dispatcher === undefined) throw new TypeError(`stage "${this.id}" is a consumer: nothing can subscribe to it`)
+    return this.#dispatcher
+  }
+
+  #addDemand (count: number): void {
+    if (count > 0) {
+      this.#demand += count
+      this.counters.f[SLOT.demand] = this.#demand
+    }
+    this.#serve()
+  }
+
+  /** Meets demand: from the buffer first, then handleDemand (producers) or queued events (producer-consumers). */
+  #serve (): void {
+    if (this.#busy || this.#stopped) return
+    const buffer = this.#buffer
+    if (buffer !== undefined && buffer.length > 0 && this.#demand > 0) {
+      const events = buffer.take(this.#demand)
+      this.#demand -= events.length
+      this.counters.f[SLOT.buffered] = buffer.length
+      this.#dispatch(events, events.length)
+    }
+    if (this.#demand <= 0) return
+    if (this.kind === 'producer') {
+      const handleDemand = (this.#module as ProducerModule).handleDemand
+      if (handleDemand === undefined) return
+      const demand = this.#demand
+      this.#demand = 0
+      this.counters.f[SLOT.demand] = 0
+      this.counters.f[SLOT.callbacks]++
+      let result: Emit<unknown> | Promise<Emit<unknown>>
+      try {
+        result = handleDemand.call(this.#module, demand, this.#state, this.#ctx)
+      } catch (err) {
+        this.#onCrash(err)
+        return
+      }
+      if (isPromise(result)) {
+        this.#busy = true
+        result.then((r) => { this.#busy = false; this.#afterEmit(r) }, this.#onCrash)
+      } else {
+        this.#afterEmit(result)
+      }
+    } else if (this.kind === 'producer_consumer') {
+      this.#pump()
+    }
+  }
+
+  #afterEmit (result: Emit<unknown>): void {
+    this.#state = result.state
+    const events = result.events
+    if (events !== undefined && events.length > 0) this.#dispatch(events, events.length)
+    this.#serve()
+  }
+
+  /** Events emitted outside a callback (`ctx.emit`): dispatched like a callback's. */
+  #emitOutside (events: Envelope[]): void {
+    if (events.length > 0) this.#dispatch(events, events.length)
+  }
+
+  #dispatch (events: readonly Envelope[], count: number): void {
+    const dispatcher = this.#dispatcherOf()
+    const leftovers = dispatcher.dispatch(events, count)
+    const sent = count - leftovers.length
+    const f = this.counters.f
+    f[SLOT.emitted] += sent
+    if (this.kind !== 'producer_consumer') {
+      // A producer's demand gauge falls as pushed events meet it.
+      this.#demand = Math.max(0, this.#demand - sent)
+      f[SLOT.demand] = this.#demand
+    }
+    if (leftovers.length > 0) {
+      const buffer = this.#buffer as EventBuffer<Envelope>
+      const dropped = buffer.push(leftovers, leftovers.length)
+      f[SLOT.buffered] = buffer.length
+      if (dropped > 0) {
+        f[SLOT.dropped] += dropped
+        this.#onDrop?.(dropped)
+      }
+    }
+  }
+
+  // ── consumer side ──────────────────────────────────────────────────────
+
+  /** Subscribes to a producer through `link`: asks maxDemand. */
+  addUpstream (link: Upstream): void {
+    // Subscriptions whose producer went away and whose events are all handled can go now.
+    for (let i = this.#ups.length - 1; i >= 0; i--) {
+      const up = this.#ups[i] as UpstreamState
+      if (up.gone && up.queued === 0) this.#ups.splice(i, 1)
+    }
+    this.#ups.push({ link, from: { producer: link.producer }, batches: [], offset: 0, queued: 0, gone: false })
+    link.ask(link.demand.start())
+  }
+
+  /**
+   * The producer of `link` went away. Events it delivered, and those still
+   * in flight on the link, are handled; nothing more is asked.
+   */
+  removeUpstream (link: Upstream): void {
+    const up = this.#ups.find((u) => u.link === link)
+    if (up !== undefined) up.gone = true
+  }
+
+  /** Upstream subscriptions, for introspection. */
+  get upstreams (): readonly Upstream[] { return this.#ups.filter((u) => !u.gone).map((u) => u.link) }
+
+  /**
+   * A batch arrived from `link`.
+   * @throws DemandExceededError when the producer sent more than was asked (a broken contract).
+   */
+  receive (link: Upstream, events: Envelope[], count: number): void {
+    const up = this.#ups.find((u) => u.link === link)
+    if (up === undefined) return // a late batch of a subscription already forgotten
+    link.demand.receive(count)
+    if (count === 0) return
+    up.batches.push(count === events.length ? events : events.slice(0, count))
+    up.queued += count
+    this.counters.f[SLOT.queued] += count
+    this.#pump()
+  }
+
+  /** Hands queued events to handleEvents, chunk by chunk, while allowed. */
+  #pump (): void {
+    const f = this.counters.f
+    while (!this.#busy && !this.#stopped) {
+      if (this.kind === 'producer_consumer' && this.#demand <= 0) return
+      const up = this.#nextUpstream()
+      if (up === undefined) return
+      const chunk = takeChunk(up, up.link.demand.chunkSize)
+      const count = chunk.length
+      up.queued -= count
+      f[SLOT.queued] -= count
+      f[SLOT.handled] += count
+      f[SLOT.callbacks]++
+      let result: Emit<unknown> | Consume<unknown> | void | Promise<Emit<unknown> | Consume<unknown> | void>
+      try {
+        result = (this.#module as ProducerConsumerModule | ConsumerModule).handleEvents(chunk, up.from, this.#state, this.#ctx)
+      } catch (err) {
+        this.#onCrash(err)
+        return
+      }
+      if (isPromise(result)) {
+        this.#busy = true
+        result.then((r) => {
+          this.#busy = false
+          this.#afterChunk(up, count, r)
+          this.#pump()
+          if (this.kind === 'producer_consumer') this.#serve()
+        }, this.#onCrash)
+        return
+      }
+      this.#afterChunk(up, count, result)
+    }
+  }
+
+  #afterChunk (up: UpstreamState, count: number, result: Emit<unknown> | Consume<unknown> | void): void {
+    if (result !== undefined && result !== null) {
+      this.#state = result.state
+      const events = (result as Emit<unknown>).events
+      if (this.kind === 'producer_consumer') {
+        const n = events?.length ?? 0
+        this.#demand = Math.max(0, this.#demand - n)
+        this.counters.f[SLOT.demand] = this.#demand
+        if (events !== undefined && n > 0) this.#dispatch(events, n)
+      }
+    }
+    const ask = up.link.demand.processed(count)
+    if (ask > 0 && !up.gone) up.link.ask(ask)
+  }
+
+  #nextUpstream (): UpstreamState | undefined {
+    const ups = this.#ups
+    for (let i = 0; i < ups.length; i++) {
+      const up = ups[i] as UpstreamState
+      if (up.queued > 0) {
+        // Rotate so that one busy upstream cannot starve the others.
+        if (ups.length > 1) { ups.splice(i, 1); ups.push(up) }
+        return up
+      }
+    }
+    return undefined
+  }
+
+  /** Events inside this stage that a crash now would lose: queued input and buffered output. */
+  get inside (): number {
+    let n = this.#buffer?.length ?? 0
+    for (const up of this.#ups) n += up.queued
+    return n
+  }
+}
+
+function takeChunk (up: UpstreamState, size: number): Envelope[] {
+  const first = up.batches[0] as Envelope[]
+  const left = first.length - up.offset
+  if (up.offset === 0 && left <= size) {
+    up.batches.shift()
+    return first
+  }
+  if (left <= size) {
+    up.batches.shift()
+    const chunk = first.slice(up.offset)
+    up.offset = 0
+    return chunk
+  }
+  const chunk = first.slice(up.offset, up.offset + size)
+  up.offset += size
+  return chunk
+}
+
+function isPromise<T> (value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown } | undefined)?.then === 'function'
+}

@@ -1,0 +1,178 @@
+/**
+ * The main thread's side of the pipeline: who subscribes to whom, and the
+ * links that carry it out while both ends are running.
+ *
+ * ```
+ *   registry: "enrich" registered (a new thread) ──► for each subscription touching "enrich"
+ *                                                      whose other end is running: link it
+ *       same thread   → link{side: both}                       (direct calls in that thread)
+ *       two threads   → new MessageChannel: port1 → producer thread, port2 → consumer thread
+ *   a thread exits    ──► its links are down: the other end is told (down{ref, reason}) and
+ *                          applies its cancel mode; what was inside the dead stages is counted lost
+ * ```
+ *
+ * Data never passes through here: once a port is handed over, the two stage
+ * threads talk directly. When a restarted producer registers again under its
+ * name, the subscriptions of consumers that stayed up are linked again.
+ * @internal
+ */
+import { MessageChannel } from 'node:worker_threads'
+import type { Actor } from '../actor/actor.js'
+import type { ExitReason } from '../actor/behaviour.js'
+import type { Registry } from '../actor/registry.js'
+import { toWire } from '../errors.js'
+import type { ExitReasonWire, LinkOptionsWire } from '../protocol.js'
+import type { StageSpec, SubscriptionSpec } from '../supervisor/spec.js'
+import type { TelemetryEvents } from '../telemetry.js'
+import { StageCounters } from './counters.js'
+import type { CounterSnapshot } from './counters.js'
+
+interface Subscription {
+  consumer: string
+  spec: SubscriptionSpec
+  link: { ref: number, producer: Actor, consumer: Actor } | undefined
+}
+
+/** What the runtime reports about one stage. */
+export interface StageInfo extends CounterSnapshot {
+  id: string
+  kind: StageSpec['kind']
+  /** Whether a thread runs it now. */
+  running: boolean
+  /** Events lost inside crashed instances of this stage, all instances together. */
+  lost: number
+  /** Events dropped by its buffer, all instances together. */
+  droppedTotal: number
+  /** Its producers, by id, with the subscription's state. */
+  subscribedTo: Array<{ producer: string, linked: boolean }>
+}
+
+interface StageRecord {
+  spec: StageSpec
+  actor: Actor | undefined
+  counters: StageCounters | undefined
+  lost: number
+  /** Drops of instances that have exited. */
+  droppedBefore: number
+}
+
+type Emit = <K extends keyof TelemetryEvents>(event: K, ...args: TelemetryEvents[K]) => void
+
+/** @internal */
+export class Wiring {
+  readonly #registry: Registry
+  readonly #emit: Emit
+  readonly #stages = new Map<string, StageRecord>()
+  readonly #subs: Subscription[] = []
+  readonly #watched = new WeakSet<Actor>()
+  #nextRef = 1
+
+  constructor (registry: Registry, emit: Emit) {
+    this.#registry = registry
+    this.#emit = emit
+    registry.on('registered', (name, actor) => this.#registered(name, actor))
+  }
+
+  /** Declares stages (from the tree spec, or a child started at run time) and their subscriptions. */
+  addStages (stages: StageSpec[]): void {
+    for (const spec of stages) {
+      this.#stages.set(spec.id, { spec, actor: undefined, counters: undefined, lost: 0, droppedBefore: 0 })
+      for (const sub of spec.subscribeTo) this.#subs.push({ consumer: spec.id, spec: sub, link: undefined })
+    }
+  }
+
+  /** Stage ids and kinds, for validating subscriptions of children added later. */
+  kinds (): Array<[string, StageSpec['kind']]> {
+    return [...this.#stages.values()].map((r) => [r.spec.id, r.spec.kind])
+  }
+
+  /** The spec of a stage, if it is one. */
+  spec (id: string): StageSpec | undefined {
+    return this.#stages.get(id)?.spec
+  }
+
+  /** Live figures of every stage. */
+  info (): StageInfo[] {
+    return [...this.#stages.values()].map((r) => {
+      const counters = r.counters?.snapshot() ?? { received: 0, handled: 0, emitted: 0, dropped: 0, buffered: 0, queued: 0, demand: 0, callbacks: 0 }
+      return {
+        id: r.spec.id,
+        kind: r.spec.kind,
+        running: r.actor?.alive === true,
+        ...counters,
+        lost: r.lost,
+        droppedTotal: r.droppedBefore + counters.dropped,
+        subscribedTo: this.#subs.filter((s) => s.consumer === r.spec.id).map((s) => ({ producer: s.spec.producer, linked: s.link !== undefined })),
+      }
+    })
+  }
+
+  #registered (name: string, actor: Actor): void {
+    const record = this.#stages.get(name)
+    const boot = actor.stage(name)
+    if (record === undefined || boot === undefined) return
+    record.actor = actor
+    record.counters = new StageCounters(boot.counters)
+    if (!this.#watched.has(actor)) {
+      this.#watched.add(actor)
+      actor.on('dropped', (counts) => {
+        for (const [stage, count] of Object.entries(counts)) this.#emit('stage:dropped', { stage, count, reason: 'buffer_full' })
+      })
+      void actor.exited.then((reason) => this.#down(actor, reason))
+    }
+    for (const sub of this.#subs) {
+      if (sub.link === undefined && (sub.consumer === name || sub.spec.producer === name)) this.#link(sub)
+    }
+  }
+
+  #link (sub: Subscription): void {
+    const producer = this.#registry.lookup(sub.spec.producer)
+    const consumer = this.#registry.lookup(sub.consumer)
+    if (producer === undefined || consumer === undefined || !producer.alive || !consumer.alive) return
+    const producerBoot = producer.stage(sub.spec.producer)
+    const consumerBoot = consumer.stage(sub.consumer)
+    if (producerBoot === undefined || consumerBoot === undefined) return
+    const ref = this.#nextRef++
+    sub.link = { ref, producer, consumer }
+    const options: LinkOptionsWire = {
+      maxDemand: sub.spec.maxDemand,
+      minDemand: sub.spec.minDemand,
+      cancel: sub.spec.cancel,
+      ...(sub.spec.selector !== undefined ? { selector: sub.spec.selector } : {}),
+      ...(sub.spec.partition !== undefined ? { partition: sub.spec.partition } : {}),
+    }
+    const names = { ref, producer: sub.spec.producer, consumer: sub.consumer, options }
+    if (producer === consumer) {
+      producer.control({ type: 'link', side: 'both', ...names })
+      return
+    }
+    const { port1, port2 } = new MessageChannel()
+    producer.control({ type: 'link', side: 'producer', ...names, port: port1, peerCounters: consumerBoot.counters }, [port1])
+    consumer.control({ type: 'link', side: 'consumer', ...names, port: port2 }, [port2])
+  }
+
+  /** A thread exited: its links are down, its peers are told, and what died inside it is counted. */
+  #down (actor: Actor, reason: ExitReason): void {
+    const wire: ExitReasonWire = reason.kind === 'error' ? { kind: 'error', error: toWire(reason.error) } : reason
+    for (const sub of this.#subs) {
+      const link = sub.link
+      if (link === undefined || (link.producer !== actor && link.consumer !== actor)) continue
+      sub.link = undefined
+      const other = link.producer === actor ? link.consumer : link.producer
+      if (other !== actor && other.alive) other.control({ type: 'down', ref: link.ref, reason: wire })
+    }
+    for (const id of actor.stageIds) {
+      const record = this.#stages.get(id)
+      if (record === undefined || record.actor !== actor || record.counters === undefined) continue
+      const c = record.counters.snapshot()
+      record.droppedBefore += c.dropped
+      const lost = Math.max(0, c.received - c.handled) + c.buffered
+      // Events still inside a stage when its thread ends are lost, whatever the reason:
+      // in-memory delivery is at-most-once, and a graceful stop does not drain.
+      if (lost > 0) {
+        record.lost += lost
+        this.#emit('stage:lost', { stage: id, count: lost, reason })
+      }
+    }
+  }
+}

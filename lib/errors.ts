@@ -129,6 +129,28 @@ export class NotImplementedError extends StagewireError {
   }
 }
 
+/** A producer sent a subscription more events than it asked for: the demand contract is broken. */
+export class DemandExceededError extends StagewireError {
+  /** Events in the offending batch. */
+  readonly received: number
+  /** Events the subscription had asked for and not received. */
+  readonly outstanding: number
+  constructor (received: number, outstanding: number, message?: string) {
+    super(message ?? `received ${received} events on a subscription with an outstanding demand of ${outstanding}`, 'ERR_DEMAND_EXCEEDED')
+    this.name = 'DemandExceededError'
+    this.received = received
+    this.outstanding = outstanding
+  }
+}
+
+/** A consumer's producer went away and its cancel mode says the consumer goes too. */
+export class ProducerDownError extends StagewireError {
+  constructor (message: string) {
+    super(message, 'ERR_PRODUCER_DOWN')
+    this.name = 'ProducerDownError'
+  }
+}
+
 /** A bounded mailbox or queue was full and the policy was to refuse. */
 export class MailboxFullError extends StagewireError {
   constructor (message: string) {
@@ -189,6 +211,8 @@ const rebuilders: Record<string, Rebuild> = {
   ERR_DUPLICATE_ID: (w) => new DuplicateIdError(w.message),
   ERR_RUNTIME_CLOSED: (w) => new RuntimeClosedError(w.message),
   ERR_PROTOCOL: (w) => new ProtocolError(w.message),
+  ERR_DEMAND_EXCEEDED: (w) => new DemandExceededError(Number(w.details?.received ?? 0), Number(w.details?.outstanding ?? 0), w.message),
+  ERR_PRODUCER_DOWN: (w) => new ProducerDownError(w.message),
 }
 
 /**
@@ -206,6 +230,7 @@ export function toWire (err: unknown): WireError {
     }
     if (err instanceof SpecError) wire.details = { path: err.path }
     else if (err instanceof ActorExitedError) wire.details = { exitCode: err.exitCode }
+    else if (err instanceof DemandExceededError) wire.details = { received: err.received, outstanding: err.outstanding }
     return wire
   }
   return { name: 'Error', message: describeThrown(err), code: undefined, stack: undefined }

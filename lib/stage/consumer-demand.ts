@@ -18,6 +18,9 @@
 // GenStage logs and truncates a batch larger than the outstanding demand; here it is a protocol
 // violation and throws DemandExceededError before anything changes.
 
+import { DemandExceededError } from '../errors.js'
+
+
 /** Options of a {@link ConsumerDemand}: GenStage's `max_demand` and `min_demand` subscribe options. */
 export interface ConsumerDemandOptions {
   /** Most events in flight on the subscription (asked, not yet handled). Default 1000. */
@@ -28,29 +31,6 @@ export interface ConsumerDemandOptions {
 
 /** GenStage's default `max_demand`. */
 export const DEFAULT_MAX_DEMAND = 1000
-
-/**
- * A producer sent more events than the subscription had asked for. The demand contract forbids it,
- * so the consumer stops rather than silently process what it never asked for.
- *
- * Defined here for now; lib/errors.ts will own it, with the other coded errors.
- */
-export class DemandExceededError extends Error {
-  /** Stable code, asserted by tests and used to rebuild the error after it crosses a thread. */
-  readonly code = 'ERR_DEMAND_EXCEEDED'
-  /** Events in the offending batch. */
-  readonly received: number
-  /** Events the subscription had asked for and not received. */
-  readonly outstanding: number
-
-  /** @param received the batch's size; @param outstanding the demand it exceeded. */
-  constructor(received: number, outstanding: number) {
-    super(`received ${received} events on a subscription with an outstanding demand of ${outstanding}`)
-    this.name = 'DemandExceededError'
-    this.received = received
-    this.outstanding = outstanding
-  }
-}
 
 /** Where {@link ConsumerDemand.deliver} hands chunks and asks: the stage's handler and its link upstream. */
 export interface ChunkSink<E> {

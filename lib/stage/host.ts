@@ -13,7 +13,7 @@
 import type { MessagePort } from 'node:worker_threads'
 import { loadActorModule } from '../actor/behaviour.js'
 import type { ExitReason } from '../actor/behaviour.js'
-import { InvalidArgumentError, ProtocolError, StagewireError, describeThrown } from '../errors.js'
+import { InvalidArgumentError, ProducerDownError, ProtocolError, describeThrown } from '../errors.js'
 import type { ExitReasonWire, IngestMessage, LinkOptionsWire, StageBoot, StageControl } from '../protocol.js'
 import { checkStageModule } from './behaviour.js'
 import type { BatchCodec } from './codec/codec.js'
@@ -30,14 +30,6 @@ import type { LinkOptions } from './links.js'
 import { Scheduler } from './scheduler.js'
 import { Stage } from './stage.js'
 import type { Downstream, Upstream } from './stage.js'
-
-/** A consumer's producer went away and its cancel mode says the consumer goes too. */
-export class ProducerDownError extends StagewireError {
-  constructor (message: string) {
-    super(message, 'ERR_PRODUCER_DOWN')
-    this.name = 'ProducerDownError'
-  }
-}
 
 /** What a host needs from the thread around it. */
 export interface HostEnvironment {

@@ -143,7 +143,8 @@ export type CallResult =
 
 /** The object an actor thread exposes to comlink on its call port. */
 export interface CallTarget {
-  call (request: unknown): Promise<CallResult>
+  /** `stage` names the stage to ask, in a thread that hosts stages. */
+  call (request: unknown, stage?: string): Promise<CallResult>
 }
 
 /**

@@ -170,7 +170,7 @@ export class Runtime extends EventEmitter<TelemetryEvents> {
     }
     const actor = this.#registry.lookup(name)
     if (actor === undefined) return Promise.reject(new ActorNotFoundError(`no actor named "${name}" is running`))
-    return actor.call(request, timeout)
+    return actor.call(request, timeout, actor.stage(name) !== undefined ? name : undefined)
   }
 
   /**

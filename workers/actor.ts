@@ -92,10 +92,11 @@ function collectStats (): ActorStats {
   return stats
 }
 
-async function handleCall (request: unknown): Promise<CallResult> {
+async function handleCall (request: unknown, stage?: string): Promise<CallResult> {
   calls++
   try {
     if (isBuiltinRequest(request)) return { ok: true, value: builtinReply(request) }
+    if (host !== undefined) return { ok: true, value: await host.call(stage ?? boot.id, request) }
     if (module.handleCall === undefined) {
       throw new NotImplementedError(`actor "${boot.id}" has no handleCall`)
     }

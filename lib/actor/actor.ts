@@ -135,8 +135,8 @@ export class Actor extends EventEmitter<ActorEvents> {
    * Calls the actor's `handleCall` and resolves with its reply.
    * @throws ERR_CALL_TIMEOUT, ERR_ACTOR_GONE, ERR_MAILBOX_FULL, or the handler's own error.
    */
-  call (request: unknown, timeoutMs: number): Promise<unknown> {
-    return this.#calls.call(this.id, request, timeoutMs)
+  call (request: unknown, timeoutMs: number, stage?: string): Promise<unknown> {
+    return this.#calls.call(stage ?? this.id, request, timeoutMs, stage)
   }
 
   /**

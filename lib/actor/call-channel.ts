@@ -53,7 +53,7 @@ export class CallClient {
    * Sends `request` and resolves with the actor's reply.
    * @throws ERR_CALL_TIMEOUT, ERR_ACTOR_GONE, ERR_MAILBOX_FULL, or the error the actor's handler threw (rebuilt by code).
    */
-  call (name: string, request: unknown, timeoutMs: number): Promise<unknown> {
+  call (name: string, request: unknown, timeoutMs: number, stage?: string): Promise<unknown> {
     if (this.#goneReason !== undefined) {
       return Promise.reject(new ActorGoneError(`actor "${name}" is gone (${this.#goneReason}); the call was not sent`))
     }
@@ -69,7 +69,7 @@ export class CallClient {
         }, timeoutMs),
       }
       this.#pending.add(entry)
-      this.#remote.call(request).then((result: CallResult) => {
+      this.#remote.call(request, stage).then((result: CallResult) => {
         if (!this.#pending.delete(entry)) return // timed out or gone already
         clearTimeout(entry.timer)
         if (result.ok) resolve(result.value)

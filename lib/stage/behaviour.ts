@@ -58,9 +58,18 @@ export interface Consume<State> {
 
 type MaybeAsync<T> = T | Promise<T>
 
+/** What a stage's `handleCall` returns: the reply, the new state, and (producers) events to emit. */
+export interface StageCallReply<State> {
+  reply: unknown
+  state: State
+  events?: Envelope[]
+}
+
 interface Common<State, Args> {
   /** Builds the initial state. A throw fails the start (ERR_ACTOR_INIT). */
   init? (args: Args, ctx: StageContext): MaybeAsync<State>
+  /** Answers `runtime.call(stageId, request)`; a throw goes back to the caller and the stage carries on. */
+  handleCall? (request: unknown, state: State, ctx: StageContext): MaybeAsync<StageCallReply<State>>
   /** Runs on a graceful stop. */
   terminate? (reason: ExitReason, state: State): MaybeAsync<void>
 }
@@ -111,7 +120,7 @@ export function defineConsumer<State, Args = unknown> (module: ConsumerModule<St
  * @throws ERR_INVALID_ARGUMENT naming the module and the missing callback.
  */
 export function checkStageModule (kind: StageKind, module: Record<string, unknown>, where: string): StageModule {
-  for (const name of ['init', 'terminate', 'handleDemand', 'handleEvents']) {
+  for (const name of ['init', 'terminate', 'handleDemand', 'handleEvents', 'handleCall']) {
     const value = module[name]
     if (value !== undefined && typeof value !== 'function') {
       throw new InvalidArgumentError(`${where}: export "${name}" must be a function, got ${typeof value}`)

@@ -114,6 +114,11 @@ export class StageHost {
     }
   }
 
+  /** Answers `runtime.call(stageId, request)` with the stage module's `handleCall`. */
+  call (stageId: string, request: unknown): Promise<unknown> {
+    return this.#stage(stageId).call(request)
+  }
+
   /** Events inside each stage now, for loss accounting. */
   inside (): Record<string, number> {
     const out: Record<string, number> = {}

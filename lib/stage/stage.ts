@@ -25,6 +25,7 @@
  * @internal
  */
 import type { ExitReason } from '../actor/behaviour.js'
+import { NotImplementedError } from '../errors.js'
 import type {
   Consume, ConsumerModule, Emit, From, ProducerConsumerModule, ProducerModule, StageContext, StageKind, StageModule,
 } from './behaviour.js'
@@ -131,6 +132,20 @@ export class Stage {
   /** Runs the module's `init`. */
   async init (args: unknown): Promise<void> {
     this.#state = await this.#module.init?.(args, this.#ctx)
+  }
+
+  /**
+   * Runs the module's `handleCall`. Events it returns (producers and
+   * producer-consumers) are dispatched like a callback's.
+   * @throws ERR_NOT_IMPLEMENTED when the module has no handleCall; whatever it throws.
+   */
+  async call (request: unknown): Promise<unknown> {
+    const handleCall = this.#module.handleCall
+    if (handleCall === undefined) throw new NotImplementedError(`stage "${this.id}" has no handleCall`)
+    const result = await handleCall.call(this.#module, request, this.#state, this.#ctx)
+    this.#state = result.state
+    if (result.events !== undefined && result.events.length > 0) this.#emitOutside(result.events)
+    return result.reply
   }
 
   /** Runs the module's `terminate`; the stage handles nothing afterwards. */

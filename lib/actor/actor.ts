@@ -18,6 +18,7 @@ import type { ActorBoot, ActorStats, ExitReasonWire, FromActor, StageBoot, Stage
 import { randomSeed } from '../stage/ids.js'
 import type { ExitReason } from './behaviour.js'
 import { CallClient } from './call-channel.js'
+import type { ActorEvents, ActorRef, Shutdown } from './ref.js'
 import { spawnThread } from './spawn.js'
 
 /** How to start an actor thread. */
@@ -44,20 +45,11 @@ export interface ActorOptions {
   idSeed?: number
 }
 
-/** Shutdown of one child: a grace period in ms, or `brutal_kill` (terminate at once). */
-export type Shutdown = number | 'brutal_kill' | 'infinity'
-
-interface ActorEvents {
-  exit: [reason: ExitReason]
-  stats: [stats: ActorStats]
-  /** Stages of this thread dropped events (buffer overflow), by stage id. */
-  dropped: [counts: Record<string, number>]
-}
 
 type Phase = 'starting' | 'running' | 'stopping' | 'exited'
 
 /** A running actor thread. Create with {@link Actor.start}. @internal */
-export class Actor extends EventEmitter<ActorEvents> {
+export class Actor extends EventEmitter<ActorEvents> implements ActorRef {
   readonly id: string
   readonly #options: ActorOptions
   readonly #worker: Worker

@@ -10,19 +10,19 @@
  */
 import { EventEmitter } from 'eventemitter3'
 import { DuplicateIdError } from '../errors.js'
-import type { Actor } from './actor.js'
+import type { ActorRef } from './ref.js'
 
 interface RegistryEvents {
-  registered: [name: string, actor: Actor]
-  unregistered: [name: string, actor: Actor]
+  registered: [name: string, actor: ActorRef]
+  unregistered: [name: string, actor: ActorRef]
 }
 
 /** The runtime's name table. @internal */
 export class Registry extends EventEmitter<RegistryEvents> {
-  readonly #actors = new Map<string, Actor>()
+  readonly #actors = new Map<string, ActorRef>()
 
   /** @throws ERR_DUPLICATE_ID when the name is held by another live actor. */
-  register (name: string, actor: Actor): void {
+  register (name: string, actor: ActorRef): void {
     const current = this.#actors.get(name)
     if (current !== undefined && current !== actor) {
       throw new DuplicateIdError(`the name "${name}" is already registered`)
@@ -32,14 +32,14 @@ export class Registry extends EventEmitter<RegistryEvents> {
   }
 
   /** Removes `name` if it still points at `actor` (a newer instance keeps it). */
-  unregister (name: string, actor: Actor): void {
+  unregister (name: string, actor: ActorRef): void {
     if (this.#actors.get(name) !== actor) return
     this.#actors.delete(name)
     this.emit('unregistered', name, actor)
   }
 
   /** The actor currently registered under `name`. */
-  lookup (name: string): Actor | undefined {
+  lookup (name: string): ActorRef | undefined {
     return this.#actors.get(name)
   }
 

@@ -104,6 +104,23 @@ export class StageHost {
     }
   }
 
+  /**
+   * Halts every stage and closes every port, without `terminate`: for a
+   * host that crashed in a thread that lives on (stages placed in the main
+   * thread). A worker thread just exits instead.
+   */
+  close (): void {
+    this.#scheduler.stop()
+    for (const stage of this.#order) stage.halt()
+    for (const record of this.#links.values()) {
+      record.down?.close?.()
+      record.up?.close?.()
+    }
+    this.#links.clear()
+    for (const { port } of this.#ingest.values()) port.close()
+    this.#ingest.clear()
+  }
+
   /** Carries out one wiring instruction from the main thread. */
   async control (message: StageControl): Promise<void> {
     switch (message.type) {
@@ -184,13 +201,14 @@ export class StageHost {
     const codec = createCodec(this.#codec)
     this.#ingest.set(stageId, { port, codec })
     port.on('message', (message: IngestMessage) => {
-      switch (message.t) {
-        case 'events': {
-          stage.counters.addReceived(message.n)
-          stage.ingest(codec.decode(message.body), message.n)
-          break
+      try {
+        switch (message.t) {
+          // `received` was counted by the sender, so events in flight when this thread dies count as lost.
+          case 'events': stage.ingest(codec.decode(message.body), message.n); break
+          default: throw new ProtocolError(`unknown ingest message ${JSON.stringify(message)}`)
         }
-        default: throw new ProtocolError(`unknown ingest message ${JSON.stringify(message)}`)
+      } catch (err) {
+        stage.fail(err)
       }
     })
   }

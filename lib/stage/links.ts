@@ -46,10 +46,14 @@ export class PortDownstream implements Downstream {
     this.#codec = codec
     this.#peer = peer
     port.on('message', (message: DataMessage) => {
-      switch (message.t) {
-        case 'ask': producer.ask(this, message.n); break
-        case 'events': throw new ProtocolError(`producer "${producer.id}" received events on its subscription from "${consumer}"`)
-        default: throw new ProtocolError(`unknown data message ${JSON.stringify(message)}`)
+      try {
+        switch (message.t) {
+          case 'ask': producer.ask(this, message.n); break
+          case 'events': throw new ProtocolError(`producer "${producer.id}" received events on its subscription from "${consumer}"`)
+          default: throw new ProtocolError(`unknown data message ${JSON.stringify(message)}`)
+        }
+      } catch (err) {
+        producer.fail(err)
       }
     })
   }
@@ -78,10 +82,14 @@ export class PortUpstream implements Upstream {
     this.demand = new ConsumerDemand(options)
     this.#port = port
     port.on('message', (message: DataMessage) => {
-      switch (message.t) {
-        case 'events': consumer.receive(this, codec.decode(message.body), message.n); break
-        case 'ask': throw new ProtocolError(`consumer "${consumer.id}" received an ask on its subscription to "${producer}"`)
-        default: throw new ProtocolError(`unknown data message ${JSON.stringify(message)}`)
+      try {
+        switch (message.t) {
+          case 'events': consumer.receive(this, codec.decode(message.body), message.n); break
+          case 'ask': throw new ProtocolError(`consumer "${consumer.id}" received an ask on its subscription to "${producer}"`)
+          default: throw new ProtocolError(`unknown data message ${JSON.stringify(message)}`)
+        }
+      } catch (err) {
+        consumer.fail(err)
       }
     })
   }

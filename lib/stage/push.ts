@@ -16,7 +16,7 @@
  */
 import { MessageChannel } from 'node:worker_threads'
 import type { MessagePort } from 'node:worker_threads'
-import type { Actor } from '../actor/actor.js'
+import type { ActorRef } from '../actor/ref.js'
 import type { IngestMessage } from '../protocol.js'
 import type { StageSpec } from '../supervisor/spec.js'
 import type { BatchCodec } from './codec/codec.js'
@@ -67,7 +67,7 @@ export class PushChannel {
   }
 
   /** A (new) instance of the producer is running: give it a push port. */
-  attach (actor: Actor): void {
+  attach (actor: ActorRef): void {
     this.detach()
     const boot = actor.stage(this.stage)
     if (boot === undefined) return
@@ -174,6 +174,7 @@ export class PushChannel {
     this.#batch = []
     const { body, transfer } = codec.encode(batch, batch.length)
     this.#sent += batch.length
+    this.#counters?.addReceived(batch.length)
     port.postMessage({ t: 'events', n: batch.length, body } satisfies IngestMessage, transfer)
   }
 

@@ -28,6 +28,7 @@ export class Scheduler {
   #head = 0
   #running = false
   #scheduled = false
+  #stopped = false
   #error: ((err: unknown) => void)
 
   /** @param onError called with anything a task throws; the thread's crash handler. */
@@ -37,6 +38,7 @@ export class Scheduler {
 
   /** Runs `fn.call(target, a, b)` after what is already queued. */
   enqueue<T, A, B> (fn: (this: T, a: A, b: B) => void, target: T, a: A, b: B): void {
+    if (this.#stopped) return
     this.#fns.push(fn as unknown as Task)
     this.#targets.push(target)
     this.#as.push(a)
@@ -45,6 +47,13 @@ export class Scheduler {
       this.#scheduled = true
       queueMicrotask(this.#runBound)
     }
+  }
+
+  /** Drops what is queued and ignores what comes later: the thread's stages are gone. */
+  stop (): void {
+    this.#stopped = true
+    this.#head = this.#fns.length
+    this.#compact()
   }
 
   /** Tasks waiting. */
@@ -59,7 +68,7 @@ export class Scheduler {
     const deadline = Date.now() + SLICE_MS
     let ran = 0
     try {
-      while (this.#head < this.#fns.length) {
+      while (this.#head < this.#fns.length && !this.#stopped) {
         const i = this.#head++
         const fn = this.#fns[i] as Task
         fn.call(this.#targets[i], this.#as[i], this.#bs[i])

@@ -148,6 +148,16 @@ export class Stage {
     return result.reply
   }
 
+  /** Reports a failure found outside a callback (a broken contract on a link): the host's crash path. */
+  fail (err: unknown): void {
+    this.#onCrash(err)
+  }
+
+  /** Stops handling anything, without `terminate` (the stage's host crashed). */
+  halt (): void {
+    this.#stopped = true
+  }
+
   /** Runs the module's `terminate`; the stage handles nothing afterwards. */
   async terminate (reason: ExitReason): Promise<void> {
     this.#stopped = true

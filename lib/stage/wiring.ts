@@ -17,7 +17,7 @@
  * @internal
  */
 import { MessageChannel } from 'node:worker_threads'
-import type { Actor } from '../actor/actor.js'
+import type { ActorRef } from '../actor/ref.js'
 import type { ExitReason } from '../actor/behaviour.js'
 import type { Registry } from '../actor/registry.js'
 import { toWire } from '../errors.js'
@@ -30,7 +30,7 @@ import type { CounterSnapshot } from './counters.js'
 interface Subscription {
   consumer: string
   spec: SubscriptionSpec
-  link: { ref: number, producer: Actor, consumer: Actor } | undefined
+  link: { ref: number, producer: ActorRef, consumer: ActorRef } | undefined
 }
 
 /** What the runtime reports about one stage. */
@@ -49,7 +49,7 @@ export interface StageInfo extends CounterSnapshot {
 
 interface StageRecord {
   spec: StageSpec
-  actor: Actor | undefined
+  actor: ActorRef | undefined
   counters: StageCounters | undefined
   lost: number
   /** Drops of instances that have exited. */
@@ -64,7 +64,7 @@ export class Wiring {
   readonly #emit: Emit
   readonly #stages = new Map<string, StageRecord>()
   readonly #subs: Subscription[] = []
-  readonly #watched = new WeakSet<Actor>()
+  readonly #watched = new WeakSet<ActorRef>()
   #nextRef = 1
 
   constructor (registry: Registry, emit: Emit) {
@@ -107,7 +107,7 @@ export class Wiring {
     })
   }
 
-  #registered (name: string, actor: Actor): void {
+  #registered (name: string, actor: ActorRef): void {
     const record = this.#stages.get(name)
     const boot = actor.stage(name)
     if (record === undefined || boot === undefined) return
@@ -152,7 +152,7 @@ export class Wiring {
   }
 
   /** A thread exited: its links are down, its peers are told, and what died inside it is counted. */
-  #down (actor: Actor, reason: ExitReason): void {
+  #down (actor: ActorRef, reason: ExitReason): void {
     const wire: ExitReasonWire = reason.kind === 'error' ? { kind: 'error', error: toWire(reason.error) } : reason
     for (const sub of this.#subs) {
       const link = sub.link

@@ -98,6 +98,8 @@ export interface WorkerChildSpec {
   args: unknown
   /** Pipeline stages this thread hosts, in start order; absent for a plain actor. */
   stages?: StageSpec[]
+  /** `thread: "main"`: the stages run in the host app's thread, without a worker (no isolation). */
+  inThread?: boolean
   restart: RestartType
   shutdown: ShutdownSpec
   heartbeatMs: number
@@ -283,6 +285,7 @@ function parseChildren (list: unknown[], path: string, ctx: Ctx): ChildSpec[] {
       ctx.threads.set(thread, path)
       if (thread !== child.id) claimId(thread, `${at}.thread`, ctx, true)
       child.id = thread
+      if (thread === 'main') child.inThread = true
       threads.set(thread, child)
     }
     children.push(child)

@@ -30,6 +30,8 @@
  */
 import { Actor } from '../actor/actor.js'
 import type { ActorOptions } from '../actor/actor.js'
+import type { ActorRef } from '../actor/ref.js'
+import { LocalActor } from '../actor/local-actor.js'
 import type { ExitReason } from '../actor/behaviour.js'
 import type { Registry } from '../actor/registry.js'
 import {
@@ -75,7 +77,7 @@ export interface ChildInfo {
 }
 
 type Running =
-  | { kind: 'worker', actor: Actor }
+  | { kind: 'worker', actor: ActorRef }
   | { kind: 'supervisor', supervisor: Supervisor }
 
 interface Entry {
@@ -233,7 +235,9 @@ export class Supervisor {
     let node: Running
     try {
       if (spec.type === 'worker') {
-        const actor = await Actor.start(actorOptions(spec, this.#host.codec))
+        const actor: ActorRef = spec.inThread === true && spec.stages !== undefined
+          ? await LocalActor.start({ id: spec.id, stages: spec.stages.map(stageBoot), codec: this.#host.codec, startTimeoutMs: spec.startTimeoutMs })
+          : await Actor.start(actorOptions(spec, this.#host.codec))
         node = { kind: 'worker', actor }
         // A thread of stages is found under its own name and under each stage's.
         const names = [spec.id, ...actor.stageIds.filter((stageId) => stageId !== spec.id)]

@@ -47,3 +47,30 @@ t.test('a real consumer with maxDemand 10 / minDemand 5 handles chunks of 5 (Gen
   t.equal(report.count, 1000)
   t.same(new Set(report.chunks), new Set([5]), 'every chunk is exactly 5')
 })
+
+t.test('in-thread placement (thread: "main") runs the same modules with the same semantics, without a worker', async (t) => {
+  const rt = await start({ children: [
+    { id: 'source', stage: 'producer', module: stage('counter-producer.ts'), args: { limit: 100_000 }, thread: 'main' },
+    { id: 'tag', stage: 'producer_consumer', module: stage('tag.ts'), subscribeTo: [{ id: 'source', maxDemand: 10 }], thread: 'main' },
+    { id: 'sink', stage: 'consumer', module: stage('checker.ts'), subscribeTo: [{ id: 'tag', maxDemand: 10, minDemand: 5 }], thread: 'main' },
+  ] })
+  t.teardown(() => rt.close())
+  const report = await rt.call('sink', { until: 100_000 }) as CheckerReport
+  t.equal(report.count, 100_000)
+  t.equal(report.outOfOrder, 0)
+  t.equal(report.untagged, 0)
+  t.same(new Set(report.chunks), new Set([5]))
+  t.same(rt.whichChildren().map((c) => [c.id, c.threadId]), [['main', 0]])
+})
+
+t.test('a stage in the main thread that throws is restarted, and the host carries on', async (t) => {
+  const rt = await start({ children: [
+    { id: 'source', stage: 'producer', module: stage('counter-producer.ts'), thread: 'main' },
+    { id: 'sink', stage: 'consumer', module: stage('checker.ts'), args: { requireTag: false, throwAt: 5000 }, subscribeTo: ['source'], thread: 'main' },
+  ] })
+  t.teardown(() => rt.close())
+  const restarted = await new Promise<{ id: string, reason: { kind: string, error?: Error } }>((resolve) => rt.once('child:restarted', resolve))
+  t.equal(restarted.id, 'main')
+  t.match(restarted.reason, { kind: 'error', error: { code: 'ERR_ACTOR_CRASHED', message: /checker threw at 5000/ } })
+  t.ok((await rt.call('sink', { until: 1000 }) as CheckerReport).count >= 1000, 'the restarted stages flow again')
+})

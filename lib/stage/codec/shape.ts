@@ -48,6 +48,8 @@ interface Shape { readonly id: number, readonly fields: Field[], readonly slots:
 export interface ShapeCodecOptions {
   /** Copy each decoded string instead of slicing it from the batch's string (see the file comment). Default false. */
   readonly copyStrings?: boolean | undefined
+  /** Bytes of the shared ring this end sends through; 0 sends every batch in its own transferred ArrayBuffer. Default 2 MiB. */
+  readonly ringBytes?: number | undefined
 }
 
 const MAGIC = 0x53574231 // 'SWB1'
@@ -64,6 +66,9 @@ const FALLBACK_ID = 0
 const ENCODING_LATIN1 = 0
 const ENCODING_UTF16 = 1
 const EMPTY: unknown[] = []
+const NO_TRANSFER: ArrayBuffer[] = []
+/** Default ring per sending port end: room for several batches of 1000 events of a few hundred bytes. */
+const DEFAULT_RING_BYTES = 2 * 1024 * 1024
 
 const getProto = Object.getPrototypeOf
 const OBJECT_PROTO: unknown = Object.prototype
@@ -168,6 +173,61 @@ const decodeFallback: DecodeFn = (_f, _s, A, out, n, c) => {
   c[2] = a; c[3] = j
 }
 
+/** Bytes at the ring's start for its control word (the count of batches the receiver has released), a cache line. */
+const RING_CONTROL = 64
+
+/**
+ * The sender's side of a single-producer single-consumer ring in a SharedArrayBuffer: batches are
+ * written in place and only their offset is posted. The receiver adds 1 to the control word when it
+ * has decoded a batch (decoding copies everything out), and the sender then reuses that batch's bytes.
+ * Batches are released in the order sent, so the sender keeps its in-flight batches in a FIFO.
+ * measured: a transferred ArrayBuffer costs ~12 µs to allocate and ~5 µs more to post than a number,
+ * 12-17 ns an event at batch 1000 on each hop; the ring also saves copying the strings from scratch.
+ */
+class Ring {
+  readonly sab: SharedArrayBuffer
+  readonly bytes: Buffer
+  readonly #control: Int32Array
+  readonly #end: number
+  readonly #starts: number[] = [] // in flight, oldest first
+  readonly #ends: number[] = []
+  #released = 0
+  #head = RING_CONTROL
+  shared = false // the receiver has been sent the SharedArrayBuffer
+
+  constructor (bytes: number) {
+    this.sab = new SharedArrayBuffer(RING_CONTROL + bytes)
+    this.bytes = Buffer.from(this.sab)
+    this.#control = new Int32Array(this.sab, 0, 1)
+    this.#end = RING_CONTROL + bytes
+  }
+
+  /** Offset of `size` free contiguous bytes, or -1 when the receiver has not released enough. */
+  reserve (size: number): number {
+    const released = Atomics.load(this.#control, 0)
+    while (this.#released !== released) { this.#starts.shift(); this.#ends.shift(); this.#released = (this.#released + 1) | 0 }
+    if (this.#starts.length === 0) this.#head = RING_CONTROL
+    const head = this.#head
+    const tail = this.#starts.length === 0 ? this.#end : this.#starts[0]
+    if (head > tail || this.#starts.length === 0) {
+      if (this.#end - head >= size) return head
+      return tail - RING_CONTROL >= size && this.#starts.length > 0 ? RING_CONTROL : -1
+    }
+    return tail - head >= size ? head : -1
+  }
+
+  /** Marks `[at, at + size)` in flight. */
+  commit (at: number, size: number): void {
+    const end = at + ((size + 7) & ~7)
+    this.#starts.push(at)
+    this.#ends.push(end)
+    this.#head = end
+  }
+}
+
+/** The receiver's handle on its peer's ring: a batch's bytes are read in place, then released. */
+interface PeerRing { readonly sab: SharedArrayBuffer, readonly bytes: Buffer, readonly control: Int32Array }
+
 /**
  * The fastest codec measured here for events whose shape repeats (benchmarks/codec.bench.ts): a
  * batch of `{ id, ts, payload: { n, s } }` costs a fraction of msgpackr's encode and decode. Any
@@ -190,17 +250,24 @@ export class ShapeCodec implements BatchCodec {
   readonly #runs: number[] = []
   readonly #packr = new Packr({ structuredClone: false, useRecords: true })
   #sent = 0
+  readonly #ringBytes: number
+  #ring: Ring | null = null
   // Receiving side.
+  #peerRing: PeerRing | null = null
   readonly #decoders: DecodeFn[] = [decodeFallback]
   readonly #unpackr = new Unpackr({ structuredClone: false, useRecords: true, copyBuffers: true })
   readonly #cursor: Cursor = [0, 0, 0, 0]
   #received = 0
 
-  /** @throws TypeError when `options.copyStrings` is not a boolean. */
+  /** @throws TypeError when `options.copyStrings` is not a boolean; RangeError when `options.ringBytes` is not an integer from 0 to 1 GiB. */
   constructor (options: ShapeCodecOptions = {}) {
-    const { copyStrings = false } = options
+    const { copyStrings = false, ringBytes = DEFAULT_RING_BYTES } = options
     if (typeof copyStrings !== 'boolean') throw new TypeError(`options.copyStrings must be a boolean, got ${JSON.stringify(copyStrings)}`)
+    if (!Number.isInteger(ringBytes) || ringBytes < 0 || ringBytes > 2 ** 30) {
+      throw new RangeError(`options.ringBytes must be an integer from 0 to ${2 ** 30}, got ${String(ringBytes)}`)
+    }
     this.#copyStrings = copyStrings
+    this.#ringBytes = ringBytes & ~7
   }
 
   /** @throws InvalidArgumentError (ERR_INVALID_ARGUMENT) on a bad `count`; whatever msgpackr throws for a value it can not pack. */
@@ -256,11 +323,29 @@ export class ShapeCodec implements BatchCodec {
 
   /** @throws ProtocolError (ERR_PROTOCOL) when the body is not the next batch from a ShapeCodec peer. */
   decode (body: unknown): Envelope[] {
-    if (!(body instanceof ArrayBuffer) || body.byteLength < HEADER_BYTES) {
-      throw new ProtocolError('shape codec: expected an ArrayBuffer body from ShapeCodec.encode')
+    if (typeof body === 'number') {
+      const ring = this.#peerRing
+      if (ring === null) throw new ProtocolError('shape codec: a ring batch arrived before its ring')
+      try {
+        return this.#read(ring.sab, ring.bytes, body)
+      } finally {
+        Atomics.add(ring.control, 0, 1) // everything is copied out: the sender may reuse the bytes
+      }
     }
-    const h = new Uint32Array(body, 0, HEADER_WORDS)
-    const [magic, seq, count, known, runCount, numberCount, defsBytes, othersBytes, stringBytes, encoding] = h
+    if (body instanceof ArrayBuffer) return this.#read(body, Buffer.from(body), 0)
+    if (typeof body === 'object' && body !== null && 'ring' in body && body.ring instanceof SharedArrayBuffer && 'at' in body) {
+      this.#peerRing = { sab: body.ring, bytes: Buffer.from(body.ring), control: new Int32Array(body.ring, 0, 1) }
+      return this.decode(body.at)
+    }
+    throw new ProtocolError('shape codec: expected a body from ShapeCodec.encode')
+  }
+
+  /** Decodes the batch at `base` in `memory` (a transferred ArrayBuffer or the peer's ring). */
+  #read (memory: ArrayBufferLike, bytes: Buffer, base: number): Envelope[] {
+    if (!Number.isInteger(base) || base < 0 || base % 8 !== 0 || base + HEADER_BYTES > memory.byteLength) {
+      throw new ProtocolError(`shape codec: no batch at offset ${String(base)}`)
+    }
+    const [magic, seq, count, known, runCount, numberCount, defsBytes, othersBytes, stringBytes, encoding] = new Uint32Array(memory, base, HEADER_WORDS)
     if (magic !== MAGIC) throw new ProtocolError('shape codec: the body is not a shape-codec batch')
     if (seq !== this.#received) {
       throw new ProtocolError(`shape codec: batch ${seq} arrived where batch ${this.#received} was expected (lost or reordered)`)
@@ -269,9 +354,9 @@ export class ShapeCodec implements BatchCodec {
       throw new ProtocolError(`shape codec: the batch assumes ${known} known shapes, the receiver has ${this.#decoders.length}`)
     }
     this.#received = (this.#received + 1) >>> 0
-    const bytes = Buffer.from(body)
-    let at = HEADER_BYTES + runCount * 8
-    const numbers = new Float64Array(body, at, numberCount)
+    const runs = new Uint32Array(memory, base + HEADER_BYTES, runCount * 2)
+    let at = base + HEADER_BYTES + runCount * 8
+    const numbers = new Float64Array(memory, at, numberCount)
     at += numberCount * 8
     if (defsBytes > 0) {
       const defs = JSON.parse(bytes.toString('utf8', at, at + defsBytes)) as Field[][]
@@ -281,7 +366,6 @@ export class ShapeCodec implements BatchCodec {
     const others = othersBytes > 0 ? this.#unpackr.unpack(bytes.subarray(at, at + othersBytes)) as unknown[] : EMPTY
     at += othersBytes
     const strings = stringBytes === 0 ? '' : this.#copyStrings ? stringReader(bytes, at, encoding) : bytes.toString(encoding === ENCODING_UTF16 ? 'utf16le' : 'latin1', at, at + stringBytes)
-    const runs = new Uint32Array(body, HEADER_BYTES, runCount * 2)
     const out = new Array<unknown>(count)
     const c = this.#cursor
     c[0] = 0; c[1] = 0; c[2] = 0; c[3] = 0
@@ -325,33 +409,61 @@ export class ShapeCodec implements BatchCodec {
   /** Lays the batch out in a fresh ArrayBuffer; announces the shapes learned since the last batch. */
   #write (count: number, announced: number, numberCount: number, joined: string): EncodedBatch {
     const shapes = this.#shapes
-    const defs = shapes.length > announced ? JSON.stringify(shapes.slice(announced).map((s) => s.fields)) : ''
-    const othersPacked = this.#others.length > 0 ? this.#packr.pack(this.#others) : null
-    // Strings go to scratch first: their byte length is known only once written.
-    const chars = joined.length
-    if (this.#scratch.length < chars * 3) this.#scratch = Buffer.allocUnsafeSlow(chars * 3)
-    let stringBytes = chars === 0 ? 0 : this.#scratch.write(joined, 0, 'utf8')
-    let encoding = ENCODING_LATIN1
-    if (stringBytes !== chars) { stringBytes = this.#scratch.write(joined, 0, 'utf16le'); encoding = ENCODING_UTF16 }
     const runs = this.#runs
+    const defs = shapes.length > announced ? JSON.stringify(shapes.slice(announced).map((s) => s.fields)) : ''
     const defsBytes = defs === '' ? 0 : Buffer.byteLength(defs)
+    const othersPacked = this.#others.length > 0 ? this.#packr.pack(this.#others) : null
     const othersBytes = othersPacked === null ? 0 : othersPacked.length
-    const total = HEADER_BYTES + runs.length * 4 + numberCount * 8 + defsBytes + othersBytes + stringBytes
-    const out = Buffer.allocUnsafeSlow(total)
-    const ab = out.buffer as ArrayBuffer
-    const h = new Uint32Array(ab, 0, HEADER_WORDS)
+    const fixed = HEADER_BYTES + runs.length * 4 + numberCount * 8 + defsBytes + othersBytes
+    const chars = joined.length
+    // Strings go last: their byte length is known only once written (utf8, at most 3 bytes a char).
+    if (this.#ring === null && this.#ringBytes > 0) this.#ring = new Ring(this.#ringBytes)
+    const ring = this.#ring
+    const base = ring === null ? -1 : ring.reserve(fixed + chars * 3)
+    let target: Buffer
+    let memory: ArrayBufferLike
+    let at = base
+    if (ring !== null && base >= 0) {
+      target = ring.bytes
+      memory = ring.sab
+    } else {
+      // Standalone batch: the strings go to scratch first, so the transferred buffer is exactly sized.
+      if (this.#scratch.length < chars * 3) this.#scratch = Buffer.allocUnsafeSlow(chars * 3)
+      const n = chars === 0 ? 0 : this.#scratch.write(joined, 0, 'utf8')
+      const stringBytes = n === chars ? n : this.#scratch.write(joined, 0, 'utf16le')
+      target = Buffer.allocUnsafeSlow(fixed + stringBytes)
+      memory = target.buffer
+      at = 0
+    }
+    const h = new Uint32Array(memory, at, HEADER_WORDS)
     h[0] = MAGIC; h[1] = this.#sent; h[2] = count; h[3] = announced; h[4] = runs.length / 2; h[5] = numberCount
-    h[6] = defsBytes; h[7] = othersBytes; h[8] = stringBytes; h[9] = encoding
-    new Uint32Array(ab, HEADER_BYTES, runs.length).set(runs)
-    let at = HEADER_BYTES + runs.length * 4
-    new Float64Array(ab, at, numberCount).set(this.#numbers.subarray(0, numberCount))
-    at += numberCount * 8
-    if (defsBytes > 0) at += out.write(defs, at, 'utf8')
-    if (othersPacked !== null) { out.set(othersPacked, at); at += othersBytes }
-    if (stringBytes > 0) this.#scratch.copy(out, at, 0, stringBytes)
+    h[6] = defsBytes; h[7] = othersBytes
+    new Uint32Array(memory, at + HEADER_BYTES, runs.length).set(runs)
+    let p = at + HEADER_BYTES + runs.length * 4
+    new Float64Array(memory, p, numberCount).set(this.#numbers.subarray(0, numberCount))
+    p += numberCount * 8
+    if (defsBytes > 0) p += target.write(defs, p, 'utf8')
+    if (othersPacked !== null) { target.set(othersPacked, p); p += othersBytes }
+    let stringBytes: number
+    if (base >= 0) {
+      stringBytes = chars === 0 ? 0 : target.write(joined, p, 'utf8')
+      if (stringBytes !== chars) stringBytes = target.write(joined, p, 'utf16le')
+    } else {
+      stringBytes = target.length - p
+      if (stringBytes > 0) this.#scratch.copy(target, p, 0, stringBytes)
+    }
+    h[8] = stringBytes
+    h[9] = stringBytes === chars ? ENCODING_LATIN1 : ENCODING_UTF16
     this.#sent = (this.#sent + 1) >>> 0
     this.#announced = shapes.length
-    return { body: ab, transfer: [ab] }
+    if (ring === null || base < 0) {
+      const ab = memory as ArrayBuffer
+      return { body: ab, transfer: [ab] }
+    }
+    ring.commit(base, p + stringBytes - base)
+    if (ring.shared) return { body: base, transfer: NO_TRANSFER }
+    ring.shared = true
+    return { body: { ring: ring.sab, at: base }, transfer: NO_TRANSFER }
   }
 }
 

@@ -68,14 +68,24 @@ export type DispatcherSpec =
   | { type: 'broadcast' }
   | { type: 'partition', partitions: number, by: 'hash' | 'key', fn: FunctionRef }
 
+/** Where a consumer_supervisor runs its tasks, and how often a failed one is retried. */
+export interface TasksSpec {
+  runner: 'inline' | 'piscina'
+  maxRetries: number
+  /** piscina only: pool size. */
+  maxThreads: number
+}
+
 /** One stage a thread hosts. */
 export interface StageBoot {
   id: string
-  kind: 'producer' | 'producer_consumer' | 'consumer'
+  kind: 'producer' | 'producer_consumer' | 'consumer' | 'consumer_supervisor'
   /** `file:` URL of the stage module. */
   module: string
   args: unknown
   dispatcher: DispatcherSpec
+  /** consumer_supervisor only: where its tasks run. */
+  tasks?: TasksSpec
   bufferSize: number
   bufferKeep: 'first' | 'last'
   /** The stage's counters (lib/stage/counters.ts), shared with the main thread. */
@@ -124,6 +134,12 @@ export type ToActor =
   | { type: 'shutdown', reason: 'shutdown' | 'normal' }
   | StageControl
 
+/** Why a stage dropped events: its buffer overflowed, or a task failed after its retries. */
+export type DropReason = 'buffer_full' | 'task_failed'
+
+/** Dropped events by stage id, then by reason. */
+export type DropCounts = Record<string, Partial<Record<DropReason, number>>>
+
 /** Control messages from an actor thread to its supervisor. */
 export type FromActor =
   | { type: 'ready' }
@@ -133,8 +149,8 @@ export type FromActor =
   | { type: 'shutdown_ack' }
   | { type: 'exit', reason: ExitReasonWire }
   | { type: 'crash', error: WireError, origin: 'uncaughtException' | 'unhandledRejection' }
-  /** A stage's buffer dropped events since the last report (reports are coalesced, at most one per 100 ms per thread). */
-  | { type: 'dropped', counts: Record<string, number> }
+  /** Stages dropped events since the last report, by stage and reason (coalesced: at most one report per 100 ms per thread). */
+  | { type: 'dropped', counts: DropCounts }
 
 /** The reply to a call, as data: errors cannot cross comlink with their class and code intact. */
 export type CallResult =

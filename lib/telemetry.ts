@@ -53,8 +53,12 @@ export interface FatalEvent {
 export interface StageDroppedEvent {
   stage: string
   count: number
-  /** `buffer_full`: the stage's buffer overflowed (its `bufferKeep` chose what went); `no_producer`: pushed while the producer was down and past its bufferSize. */
-  reason: 'buffer_full' | 'no_producer'
+  /**
+   * `buffer_full`: the stage's buffer overflowed (its `bufferKeep` chose what went);
+   * `no_producer`: pushed while the producer was down, past its bufferSize;
+   * `task_failed`: a consumer_supervisor task failed after its retries.
+   */
+  reason: 'buffer_full' | 'no_producer' | 'task_failed'
 }
 
 /** Payload of `stage:lost`: events that were inside a stage when its thread ended. */

@@ -22,7 +22,7 @@ import type { ActorContext, ActorModule, ExitReason } from '../lib/actor/behavio
 import { serveCalls } from '../lib/actor/call-channel.js'
 import { NotImplementedError, ProtocolError, toWire } from '../lib/errors.js'
 import { isBuiltinRequest } from '../lib/protocol.js'
-import type { ActorBoot, ActorStats, BuiltinRequest, CallResult, ExitReasonWire, FromActor, ToActor } from '../lib/protocol.js'
+import type { ActorBoot, ActorStats, BuiltinRequest, CallResult, DropCounts, ExitReasonWire, FromActor, ToActor } from '../lib/protocol.js'
 import { StageHost } from '../lib/stage/host.js'
 
 if (parentPort === null) throw new Error('workers/actor.js must run in a worker thread')
@@ -49,7 +49,7 @@ let module: ActorModule = {}
 let state: unknown
 let host: StageHost | undefined
 /** Buffer drops not yet reported, by stage; reported at most every 100 ms. */
-let drops: Record<string, number> | undefined
+let drops: DropCounts | undefined
 let dropTimer: NodeJS.Timeout | undefined
 
 function flushDrops (): void {
@@ -63,9 +63,10 @@ function newHost (): StageHost {
   return new StageHost({
     fail: onUncaughtException,
     stop: (reason) => { void finish(reason, 'exit') },
-    dropped: (stage, count) => {
+    dropped: (stage, count, reason) => {
       drops ??= {}
-      drops[stage] = (drops[stage] ?? 0) + count
+      const byReason = drops[stage] ??= {}
+      byReason[reason] = (byReason[reason] ?? 0) + count
       dropTimer ??= setTimeout(() => { dropTimer = undefined; flushDrops() }, 100)
     },
   }, { codec: boot.codec, idSeed: boot.idSeed })

@@ -48,7 +48,7 @@ export class LocalActor extends EventEmitter<ActorEvents> implements ActorRef {
     this.#host = new StageHost({
       fail: (err) => this.#crash(err),
       stop: (reason) => { void this.#finish(reason) },
-      dropped: (stage, count) => this.emit('dropped', { [stage]: count }),
+      dropped: (stage, count, reason) => this.emit('dropped', { [stage]: { [reason]: count } }),
     }, { codec: options.codec, idSeed: randomSeed() })
   }
 

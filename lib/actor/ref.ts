@@ -6,7 +6,7 @@
  */
 import type { MessagePort } from 'node:worker_threads'
 import type { EventEmitter } from 'eventemitter3'
-import type { ActorStats, StageBoot, StageControl } from '../protocol.js'
+import type { ActorStats, DropCounts, StageBoot, StageControl } from '../protocol.js'
 import type { ExitReason } from './behaviour.js'
 
 /** Shutdown of one child: a grace period in ms, `brutal_kill` (at once) or `infinity`. */
@@ -16,8 +16,8 @@ export type Shutdown = number | 'brutal_kill' | 'infinity'
 export interface ActorEvents {
   exit: [reason: ExitReason]
   stats: [stats: ActorStats]
-  /** Stages of this actor dropped events (buffer overflow), by stage id. */
-  dropped: [counts: Record<string, number>]
+  /** Stages of this actor dropped events, by stage id and reason. */
+  dropped: [counts: DropCounts]
 }
 
 /** A running actor, as supervisors, the registry and the wiring use it. */

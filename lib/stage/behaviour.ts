@@ -23,8 +23,8 @@ import { InvalidArgumentError } from '../errors.js'
 import type { ExitReason } from '../actor/behaviour.js'
 import type { Envelope } from './envelope.js'
 
-/** The three stage kinds of GenStage. */
-export type StageKind = 'producer' | 'producer_consumer' | 'consumer'
+/** GenStage's three stage kinds, and its ConsumerSupervisor (one task per event, at most maxDemand at once). */
+export type StageKind = 'producer' | 'producer_consumer' | 'consumer' | 'consumer_supervisor'
 
 /** Where a batch of events came from: the producing stage's id. */
 export interface From {
@@ -94,11 +94,23 @@ export interface ConsumerModule<State = unknown, Args = unknown> extends Common<
   handleEvents (events: Envelope[], from: From, state: State, ctx: StageContext): MaybeAsync<Consume<State> | void>
 }
 
+/**
+ * A limited-concurrency stage (GenStage's ConsumerSupervisor): `run(event)` is one task per
+ * event, with at most maxDemand tasks in flight per subscription. What a task returns
+ * (an envelope, an array of them, or nothing) goes to the stage's own subscribers, if any.
+ * With `tasks.runner: "piscina"` the tasks run in a pool of worker threads and `run` cannot
+ * see the stage's state.
+ */
+export interface ConsumerSupervisorModule<State = unknown, Args = unknown> extends Common<State, Args> {
+  run (event: Envelope): MaybeAsync<Envelope | Envelope[] | void>
+}
+
 /** Any stage module. */
 export type StageModule<State = unknown, Args = unknown> =
   | ProducerModule<State, Args>
   | ProducerConsumerModule<State, Args>
   | ConsumerModule<State, Args>
+  | ConsumerSupervisorModule<State, Args>
 
 /** Gives a producer module its types. */
 export function defineProducer<State, Args = unknown> (module: ProducerModule<State, Args>): ProducerModule<State, Args> {
@@ -107,6 +119,11 @@ export function defineProducer<State, Args = unknown> (module: ProducerModule<St
 
 /** Gives a producer-consumer module its types. */
 export function defineProducerConsumer<State, Args = unknown> (module: ProducerConsumerModule<State, Args>): ProducerConsumerModule<State, Args> {
+  return module
+}
+
+/** Gives a limited-concurrency (consumer-supervisor) module its types. */
+export function defineConsumerSupervisor<State, Args = unknown> (module: ConsumerSupervisorModule<State, Args>): ConsumerSupervisorModule<State, Args> {
   return module
 }
 
@@ -120,11 +137,15 @@ export function defineConsumer<State, Args = unknown> (module: ConsumerModule<St
  * @throws ERR_INVALID_ARGUMENT naming the module and the missing callback.
  */
 export function checkStageModule (kind: StageKind, module: Record<string, unknown>, where: string): StageModule {
-  for (const name of ['init', 'terminate', 'handleDemand', 'handleEvents', 'handleCall']) {
+  for (const name of ['init', 'terminate', 'handleDemand', 'handleEvents', 'handleCall', 'run']) {
     const value = module[name]
     if (value !== undefined && typeof value !== 'function') {
       throw new InvalidArgumentError(`${where}: export "${name}" must be a function, got ${typeof value}`)
     }
+  }
+  if (kind === 'consumer_supervisor') {
+    if (typeof module.run !== 'function') throw new InvalidArgumentError(`${where}: a consumer_supervisor must export run(event), its task`)
+    return module as StageModule
   }
   if (kind !== 'producer' && typeof module.handleEvents !== 'function') {
     throw new InvalidArgumentError(`${where}: a ${kind} must export handleEvents(events, from, state, ctx)`)

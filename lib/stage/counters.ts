@@ -28,11 +28,15 @@ export const SLOT = {
   queued: 4,
   /** Downstream demand not yet met (gauge). */
   demand: 5,
-  /** Callbacks run (handleEvents / handleDemand). */
+  /** Callbacks run (handleEvents / handleDemand / tasks). */
   callbacks: 6,
+  /** Tasks running now (consumer_supervisor). */
+  running: 7,
+  /** Tasks that failed after their retries (consumer_supervisor). */
+  failed: 8,
 } as const
 
-const FLOATS = 7
+const FLOATS = 9
 const BYTES = 8 + FLOATS * 8
 
 /** The counters of one stage instance. */
@@ -70,6 +74,8 @@ export class StageCounters {
       queued: f[SLOT.queued] as number,
       demand: f[SLOT.demand] as number,
       callbacks: f[SLOT.callbacks] as number,
+      running: f[SLOT.running] as number,
+      failed: f[SLOT.failed] as number,
     }
   }
 }
@@ -84,4 +90,6 @@ export interface CounterSnapshot {
   queued: number
   demand: number
   callbacks: number
+  running: number
+  failed: number
 }

@@ -14,8 +14,11 @@ import type { MessagePort } from 'node:worker_threads'
 import { loadActorModule } from '../actor/behaviour.js'
 import type { ExitReason } from '../actor/behaviour.js'
 import { InvalidArgumentError, ProducerDownError, ProtocolError, describeThrown } from '../errors.js'
-import type { ExitReasonWire, IngestMessage, LinkOptionsWire, StageBoot, StageControl } from '../protocol.js'
+import type { DropReason, ExitReasonWire, IngestMessage, LinkOptionsWire, StageBoot, StageControl } from '../protocol.js'
 import { checkStageModule } from './behaviour.js'
+import type { ConsumerSupervisorModule, StageModule } from './behaviour.js'
+import { InlineRunner, PiscinaRunner } from './tasks.js'
+import type { TaskRunner } from './tasks.js'
 import type { BatchCodec } from './codec/codec.js'
 import { createCodec } from './codec/create.js'
 import { StageCounters } from './counters.js'
@@ -35,8 +38,8 @@ import type { Downstream, Upstream } from './stage.js'
 export interface HostEnvironment {
   /** Ends the thread with this failure (a crash, or a permanent subscription whose producer went away). */
   fail (error: unknown): void
-  /** Telemetry: a stage's buffer dropped `count` events. */
-  dropped (stage: string, count: number): void
+  /** Telemetry: a stage dropped `count` events (buffer overflow, or tasks failed after their retries). */
+  dropped (stage: string, count: number, reason: DropReason): void
   /** The consumer side of a subscription must stop: reason `normal`/`shutdown` is a clean stop. */
   stop (reason: ExitReason): void
 }
@@ -81,7 +84,8 @@ export class StageHost {
         counters: new StageCounters(boot.counters),
         envelope: (payload, meta) => ids.envelope(payload, meta),
         onCrash: (err) => this.#env.fail(err),
-        onDrop: (count) => this.#env.dropped(boot.id, count),
+        onDrop: (count, reason) => this.#env.dropped(boot.id, count, reason),
+        ...(boot.tasks !== undefined ? { tasks: { runner: taskRunner(boot, module), maxRetries: boot.tasks.maxRetries } } : {}),
       })
       this.#stages.set(boot.id, stage)
       this.#order.push(stage)
@@ -212,6 +216,14 @@ export class StageHost {
       }
     })
   }
+}
+
+/** The task runner of a consumer_supervisor. */
+function taskRunner (boot: StageBoot, module: StageModule): TaskRunner {
+  const tasks = boot.tasks as NonNullable<StageBoot['tasks']>
+  if (tasks.runner === 'piscina') return new PiscinaRunner(boot.module, tasks.maxThreads)
+  const run = (module as ConsumerSupervisorModule).run
+  return new InlineRunner((event) => run.call(module, event))
 }
 
 /** Builds the dispatcher a producer's spec asks for. */

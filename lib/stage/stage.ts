@@ -29,6 +29,7 @@ import { NotImplementedError } from '../errors.js'
 import type {
   Consume, ConsumerModule, Emit, From, ProducerConsumerModule, ProducerModule, StageContext, StageKind, StageModule,
 } from './behaviour.js'
+import type { TaskRunner } from './tasks.js'
 import { EventBuffer } from './buffer.js'
 import type { BufferKeep } from './buffer.js'
 import type { ConsumerDemand } from './consumer-demand.js'
@@ -70,8 +71,10 @@ export interface StageOptions {
   envelope: StageContext['envelope']
   /** Called with anything a callback throws or rejects with: the hosting thread's crash path. */
   onCrash: (err: unknown) => void
-  /** Called when the buffer drops events (for telemetry), with the count of this occurrence. */
-  onDrop?: (count: number) => void
+  /** Called when events are dropped (for telemetry): by the buffer, or tasks that failed after their retries. */
+  onDrop?: (count: number, reason: 'buffer_full' | 'task_failed') => void
+  /** consumer_supervisor only: where tasks run, and how often a failed task is retried. */
+  tasks?: { runner: TaskRunner, maxRetries: number }
 }
 
 interface UpstreamState {
@@ -93,7 +96,8 @@ export class Stage {
   readonly #module: StageModule
   readonly #ctx: StageContext
   readonly #onCrash: (err: unknown) => void
-  readonly #onDrop: ((count: number) => void) | undefined
+  readonly #onDrop: ((count: number, reason: 'buffer_full' | 'task_failed') => void) | undefined
+  readonly #tasks: { runner: TaskRunner, maxRetries: number } | undefined
   readonly #dispatcher: Dispatcher<Downstream, Envelope> | undefined
   readonly #buffer: EventBuffer<Envelope> | undefined
   readonly #ups: UpstreamState[] = []
@@ -110,6 +114,8 @@ export class Stage {
     this.#module = module
     this.#onCrash = options.onCrash
     this.#onDrop = options.onDrop
+    this.#tasks = options.tasks
+    if (this.kind === 'consumer_supervisor' && this.#tasks === undefined) throw new TypeError(`stage "${this.id}": a consumer_supervisor needs a task runner`)
     this.counters = options.counters ?? new StageCounters()
     const emit = (events: Envelope[]): void => { this.#emitOutside(events) }
     this.#ctx = { id: options.id, envelope: options.envelope, ...(this.kind === 'consumer' ? {} : { emit }) }
@@ -156,12 +162,17 @@ export class Stage {
   /** Stops handling anything, without `terminate` (the stage's host crashed). */
   halt (): void {
     this.#stopped = true
+    void this.#tasks?.runner.close()
   }
 
   /** Runs the module's `terminate`; the stage handles nothing afterwards. */
   async terminate (reason: ExitReason): Promise<void> {
     this.#stopped = true
-    await this.#module.terminate?.(reason, this.#state)
+    try {
+      await this.#module.terminate?.(reason, this.#state)
+    } finally {
+      await this.#tasks?.runner.close()
+    }
   }
 
   // ── producer side ──────────────────────────────────────────────────────
@@ -265,7 +276,7 @@ export class Stage {
       f[SLOT.buffered] = buffer.length
       if (dropped > 0) {
         f[SLOT.dropped] += dropped
-        this.#onDrop?.(dropped)
+        this.#onDrop?.(dropped, 'buffer_full')
       }
     }
   }
@@ -304,6 +315,11 @@ export class Stage {
     if (up === undefined) return // a late batch of a subscription already forgotten
     link.demand.receive(count)
     if (count === 0) return
+    if (this.kind === 'consumer_supervisor') {
+      // One task per event, started now: demand already bounds them to maxDemand in flight.
+      for (let i = 0; i < count; i++) void this.#task(up, events[i] as Envelope)
+      return
+    }
     up.batches.push(count === events.length ? events : events.slice(0, count))
     up.queued += count
     this.counters.f[SLOT.queued] += count
@@ -356,6 +372,37 @@ export class Stage {
       }
     }
     const ask = up.link.demand.processed(count)
+    if (ask > 0 && !up.gone) up.link.ask(ask)
+  }
+
+  /** Runs one task, retrying it up to maxRetries times in the same slot; then frees the slot. */
+  async #task (up: UpstreamState, event: Envelope): Promise<void> {
+    const { runner, maxRetries } = this.#tasks as { runner: TaskRunner, maxRetries: number }
+    const f = this.counters.f
+    f[SLOT.running]++
+    let result: unknown
+    let ok = false
+    for (let attempt = 0; attempt <= maxRetries && !this.#stopped; attempt++) {
+      f[SLOT.callbacks]++
+      try {
+        result = await runner.run(event)
+        ok = true
+        break
+      } catch {
+        // Retried below; a task's failure is the task's, not the stage's.
+      }
+    }
+    if (this.#stopped) return
+    f[SLOT.running]--
+    f[SLOT.handled]++
+    if (!ok) {
+      f[SLOT.failed]++
+      this.#onDrop?.(1, 'task_failed')
+    } else if (result !== undefined && result !== null) {
+      const out = Array.isArray(result) ? result as Envelope[] : [result as Envelope]
+      if (out.length > 0) this.#dispatch(out, out.length)
+    }
+    const ask = up.link.demand.processed(1)
     if (ask > 0 && !up.gone) up.link.ask(ask)
   }
 

@@ -21,7 +21,7 @@ import type { ActorRef } from '../actor/ref.js'
 import type { ExitReason } from '../actor/behaviour.js'
 import type { Registry } from '../actor/registry.js'
 import { toWire } from '../errors.js'
-import type { ExitReasonWire, LinkOptionsWire } from '../protocol.js'
+import type { DropReason, ExitReasonWire, LinkOptionsWire } from '../protocol.js'
 import type { StageSpec, SubscriptionSpec } from '../supervisor/spec.js'
 import type { TelemetryEvents } from '../telemetry.js'
 import { StageCounters } from './counters.js'
@@ -38,7 +38,7 @@ export interface StageInfo extends CounterSnapshot {
   id: string
   kind: StageSpec['kind']
   /** Whether a thread runs it now. */
-  running: boolean
+  up: boolean
   /** Events lost inside crashed instances of this stage, all instances together. */
   lost: number
   /** Events dropped by its buffer, all instances together. */
@@ -94,11 +94,11 @@ export class Wiring {
   /** Live figures of every stage. */
   info (): StageInfo[] {
     return [...this.#stages.values()].map((r) => {
-      const counters = r.counters?.snapshot() ?? { received: 0, handled: 0, emitted: 0, dropped: 0, buffered: 0, queued: 0, demand: 0, callbacks: 0 }
+      const counters = r.counters?.snapshot() ?? { received: 0, handled: 0, emitted: 0, dropped: 0, buffered: 0, queued: 0, demand: 0, callbacks: 0, running: 0, failed: 0 }
       return {
         id: r.spec.id,
         kind: r.spec.kind,
-        running: r.actor?.alive === true,
+        up: r.actor?.alive === true,
         ...counters,
         lost: r.lost,
         droppedTotal: r.droppedBefore + counters.dropped,
@@ -116,7 +116,11 @@ export class Wiring {
     if (!this.#watched.has(actor)) {
       this.#watched.add(actor)
       actor.on('dropped', (counts) => {
-        for (const [stage, count] of Object.entries(counts)) this.#emit('stage:dropped', { stage, count, reason: 'buffer_full' })
+        for (const [stage, byReason] of Object.entries(counts)) {
+          for (const [reason, count] of Object.entries(byReason)) {
+            if (count !== undefined && count > 0) this.#emit('stage:dropped', { stage, count, reason: reason as DropReason })
+          }
+        }
       })
       void actor.exited.then((reason) => this.#down(actor, reason))
     }

@@ -13,7 +13,7 @@
  * @internal
  */
 import { z } from 'zod'
-import type { DispatcherSpec, FunctionRef } from '../protocol.js'
+import type { DispatcherSpec, FunctionRef, TasksSpec } from '../protocol.js'
 
 const positiveInt = z.number().int().positive()
 
@@ -45,13 +45,19 @@ export const dispatcherSchema = z.union([
 
 /** The keys a worker child takes when it is a stage. */
 export const stageKeys = {
-  stage: z.enum(['producer', 'producer_consumer', 'consumer']).optional(),
+  stage: z.enum(['producer', 'producer_consumer', 'consumer', 'consumer_supervisor']).optional(),
   thread: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.:-]*$/, { error: 'must be a name of letters, digits and _ . : -' }).optional(),
   subscribeTo: z.array(subscriptionSchema).optional(),
   dispatcher: dispatcherSchema.optional(),
   bufferSize: z.number().int().nonnegative().optional(),
   bufferKeep: z.enum(['first', 'last']).optional(),
   highWaterMark: positiveInt.optional(),
+  /** consumer_supervisor: where its tasks run and how often a failed one is retried. */
+  tasks: z.strictObject({
+    runner: z.enum(['inline', 'piscina']).optional(),
+    maxRetries: z.number().int().nonnegative().optional(),
+    maxThreads: positiveInt.optional(),
+  }).optional(),
 }
 
 /** The stage keys, by name: a child that is not a stage must not use them. */
@@ -71,7 +77,7 @@ export interface SubscriptionSpec {
 /** One pipeline stage, with every default filled in. */
 export interface StageSpec {
   id: string
-  kind: 'producer' | 'producer_consumer' | 'consumer'
+  kind: 'producer' | 'producer_consumer' | 'consumer' | 'consumer_supervisor'
   /** `file:` URL of the stage module. */
   module: string
   args: unknown
@@ -81,6 +87,8 @@ export interface StageSpec {
   bufferKeep: 'first' | 'last'
   /** Events pushed and not yet taken by consumers past which `push()` returns false. */
   highWaterMark: number
+  /** consumer_supervisor only. */
+  tasks?: TasksSpec
 }
 
 /** GenStage's defaults, and ours where GenStage has none. */
@@ -143,7 +151,11 @@ export function buildStage (
       if (fn !== undefined) dispatcher = { type: 'partition', partitions: d.partitions, by, fn }
     }
   }
+  if (raw.tasks !== undefined && kind !== 'consumer_supervisor') report(`${path}.tasks`, `${path}.tasks is for a consumer_supervisor, not a ${kind}`)
   const bufferSize = raw.bufferSize ?? STAGE_DEFAULTS.bufferSize
+  const tasks: TasksSpec | undefined = kind === 'consumer_supervisor'
+    ? { runner: raw.tasks?.runner ?? 'inline', maxRetries: raw.tasks?.maxRetries ?? 0, maxThreads: raw.tasks?.maxThreads ?? 2 }
+    : undefined
   return {
     id: raw.id,
     kind,
@@ -154,5 +166,6 @@ export function buildStage (
     bufferSize,
     bufferKeep: raw.bufferKeep ?? STAGE_DEFAULTS.bufferKeep,
     highWaterMark: raw.highWaterMark ?? Math.max(1, Math.floor(bufferSize / 2)),
+    ...(tasks !== undefined ? { tasks } : {}),
   }
 }

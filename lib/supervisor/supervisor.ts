@@ -412,6 +412,7 @@ function stageBoot (stage: StageSpec): StageBoot {
     bufferSize: stage.bufferSize,
     bufferKeep: stage.bufferKeep,
     counters: new StageCounters().buffer,
+    ...(stage.tasks !== undefined ? { tasks: stage.tasks } : {}),
   }
 }
 

@@ -71,7 +71,15 @@ export class Scheduler {
       while (this.#head < this.#fns.length && !this.#stopped) {
         const i = this.#head++
         const fn = this.#fns[i] as Task
-        fn.call(this.#targets[i], this.#as[i], this.#bs[i])
+        const target = this.#targets[i]
+        const a = this.#as[i]
+        const b = this.#bs[i]
+        // Let go of the arguments now, not at the end of the slice: holding a slice's worth of
+        // event batches makes them survive young-generation GCs (measured: GC was 54% of a fused
+        // pipeline's time before this).
+        this.#as[i] = undefined
+        this.#bs[i] = undefined
+        fn.call(target, a, b)
         // Checking the clock every 64 tasks keeps Date.now() off the per-task cost.
         if ((++ran & 63) === 0 && Date.now() >= deadline) break
       }

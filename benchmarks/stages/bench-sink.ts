@@ -1,0 +1,10 @@
+// Benchmark consumer: counts (the runtime's own counters are what the benchmark reads).
+import { defineConsumer } from '../../lib/stage/behaviour.js'
+
+export default defineConsumer<{ count: number }>({
+  init: () => ({ count: 0 }),
+  handleEvents (events, _from, state) {
+    state.count += events.length
+    return { state }
+  },
+})

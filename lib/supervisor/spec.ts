@@ -15,6 +15,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { dirname, isAbsolute, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { z } from 'zod'
+import { BUILTIN_NAMES, builtinModule } from '../builtins/index.js'
 import { SpecError, describeThrown } from '../errors.js'
 import type { FunctionRef } from '../protocol.js'
 import { STAGE_KEYS, buildStage, stageKeys } from './stage-spec.js'
@@ -406,11 +407,16 @@ function resolveFunction (ref: string, path: string, ctx: Ctx): FunctionRef | un
 }
 
 function resolveModule (spec: string, path: string, ctx: Ctx): string | undefined {
+  if (spec.startsWith('builtin:')) {
+    const url = builtinModule(spec.slice('builtin:'.length))
+    if (url === undefined) ctx.problems.push({ path, message: `${path} names no built-in module: ${show(spec)} (built-ins: ${BUILTIN_NAMES.map((n) => `builtin:${n}`).join(', ')})` })
+    return url
+  }
   let file: string
   if (spec.startsWith('file:')) {
     file = fileURLToPath(spec)
   } else if (spec.includes(':') && !isAbsolute(spec)) {
-    ctx.problems.push({ path, message: `${path} must be a file path or a file: URL, got ${show(spec)}` })
+    ctx.problems.push({ path, message: `${path} must be a file path, a file: URL or builtin:<name>, got ${show(spec)}` })
     return undefined
   } else {
     file = resolve(ctx.baseDir, spec)

@@ -280,7 +280,8 @@ function parseChildren (list: unknown[], path: string, ctx: Ctx): ChildSpec[] {
       }
       const elsewhere = ctx.threads.get(thread)
       if (elsewhere !== undefined && elsewhere !== path) {
-        ctx.problems.push({ path: `${at}.thread`, message: `${at}.thread ${JSON.stringify(thread)} is already used by stages under ${elsewhere || 'the root'}; a thread's stages must share one supervisor` })
+        const owner = elsewhere === 'children' ? 'the root supervisor' : `the supervisor at ${elsewhere.replace(/\.children$/, '')}`
+        ctx.problems.push({ path: `${at}.thread`, message: `${at}.thread ${JSON.stringify(thread)} is already used by stages of ${owner}; a thread's stages must share one supervisor` })
         continue
       }
       ctx.threads.set(thread, path)
@@ -457,6 +458,10 @@ function describeIssue (issue: z.core.$ZodIssue, where: string): string {
     case 'too_big':
       return `${name} must be ${issue.inclusive === false ? '<' : '<='} ${String(issue.maximum)}, got ${show(input)}`
     case 'invalid_union':
+      if (where.endsWith('dispatcher.type')) {
+        const type = typeof input === 'object' && input !== null ? (input as { type?: unknown }).type : input
+        return `${name} must be one of demand|broadcast|partition, got ${show(type)}`
+      }
       return `${name} must be a positive integer (ms), "brutal_kill" or "infinity", got ${show(input)}`
     case 'invalid_format':
       return `${name} ${issue.message}, got ${show(input)}`

@@ -17,22 +17,21 @@ import type { DispatcherSpec, FunctionRef, TasksSpec } from '../protocol.js'
 
 const positiveInt = z.number().int().positive()
 
-/** One entry of `subscribeTo`: a producer's id, or the id with options. */
-export const subscriptionSchema = z.union([
-  z.string().min(1),
-  z.strictObject({
-    id: z.string().min(1),
-    maxDemand: positiveInt.optional(),
-    minDemand: z.number().int().nonnegative().optional(),
-    cancel: z.enum(['permanent', 'transient', 'temporary']).optional(),
-    selector: z.string().min(1).optional(),
-    partition: z.number().int().nonnegative().optional(),
-  }),
-])
+/**
+ * One entry of `subscribeTo`: a producer's id, or the id with options.
+ * A bare id is read as `{ id }` first, so that problems are reported against the object's keys.
+ */
+export const subscriptionSchema = z.preprocess((v) => typeof v === 'string' ? { id: v } : v, z.strictObject({
+  id: z.string().min(1),
+  maxDemand: positiveInt.optional(),
+  minDemand: z.number().int().nonnegative().optional(),
+  cancel: z.enum(['permanent', 'transient', 'temporary']).optional(),
+  selector: z.string().min(1).optional(),
+  partition: z.number().int().nonnegative().optional(),
+}))
 
-/** `dispatcher`: a name, or an object with options. */
-export const dispatcherSchema = z.union([
-  z.enum(['demand', 'broadcast']),
+/** `dispatcher`: a name (read as `{ type: name }`), or an object with options. */
+export const dispatcherSchema = z.preprocess((v) => typeof v === 'string' ? { type: v } : v, z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('demand'), spread: z.boolean().optional() }),
   z.strictObject({ type: z.literal('broadcast') }),
   z.strictObject({
@@ -41,7 +40,7 @@ export const dispatcherSchema = z.union([
     key: z.string().min(1).optional(),
     hash: z.string().min(1).optional(),
   }),
-])
+]))
 
 /** The keys a worker child takes when it is a stage. */
 export const stageKeys = {
@@ -124,25 +123,26 @@ export function buildStage (
   for (let i = 0; i < list.length; i++) {
     const entry = list[i]
     const at = `${path}.subscribeTo[${i}]`
-    const o = typeof entry === 'string' ? { id: entry } : entry ?? { id: '' }
-    const maxDemand = 'maxDemand' in o && o.maxDemand !== undefined ? o.maxDemand : STAGE_DEFAULTS.maxDemand
-    const minDemand = 'minDemand' in o && o.minDemand !== undefined ? o.minDemand : Math.floor(maxDemand / 2)
+    if (entry === undefined) continue
+    const o = entry
+    const maxDemand = o.maxDemand ?? STAGE_DEFAULTS.maxDemand
+    const minDemand = o.minDemand ?? Math.floor(maxDemand / 2)
     if (minDemand >= maxDemand) report(`${at}.minDemand`, `${at}.minDemand must be less than maxDemand (${maxDemand}), got ${minDemand}`)
-    const sub: SubscriptionSpec = { producer: o.id, maxDemand, minDemand, cancel: ('cancel' in o && o.cancel) || STAGE_DEFAULTS.cancel }
-    if ('selector' in o && o.selector !== undefined) {
+    const sub: SubscriptionSpec = { producer: o.id, maxDemand, minDemand, cancel: o.cancel ?? STAGE_DEFAULTS.cancel }
+    if (o.selector !== undefined) {
       const fn = resolveFn(o.selector, `${at}.selector`)
       if (fn !== undefined) sub.selector = fn
     }
-    if ('partition' in o && o.partition !== undefined) sub.partition = o.partition
+    if (o.partition !== undefined) sub.partition = o.partition
     if (o.id === raw.id) report(`${at}.id`, `${at}.id must name another stage, got its own id ${JSON.stringify(o.id)}`)
     subscribeTo.push(sub)
   }
   let dispatcher: DispatcherSpec = { type: 'demand' }
   const d = raw.dispatcher
   if (d !== undefined && kind === 'consumer') report(`${path}.dispatcher`, `${path}.dispatcher is for producers and producer_consumers, not a consumer`)
-  if (d === 'broadcast' || (typeof d === 'object' && d.type === 'broadcast')) dispatcher = { type: 'broadcast' }
-  else if (typeof d === 'object' && d.type === 'demand') dispatcher = { type: 'demand', spread: d.spread ?? false }
-  else if (typeof d === 'object' && d.type === 'partition') {
+  if (d?.type === 'broadcast') dispatcher = { type: 'broadcast' }
+  else if (d?.type === 'demand') dispatcher = { type: 'demand', spread: d.spread ?? false }
+  else if (d?.type === 'partition') {
     if ((d.key === undefined) === (d.hash === undefined)) {
       report(`${path}.dispatcher`, `${path}.dispatcher needs exactly one of key or hash ("./module.js#function")`)
     } else {

@@ -10,7 +10,7 @@
  * Each contender runs in its own process, alternating, several rounds;
  * events/s is counted at the final consumer over a window after a warm-up.
  *
- *   node --import tsx benchmarks/pipeline.bench.ts [--max-demand 1000] [--rounds 3] [--seconds 3] [--codec clone] [--json]
+ *   node --import tsx benchmarks/pipeline.bench.ts [--max-demand 1000] [--rounds 3] [--seconds 3] [--codec shape] [--json]
  */
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -119,7 +119,7 @@ async function main (): Promise<void> {
       rounds: { type: 'string', default: '3' },
       seconds: { type: 'string', default: '3' },
       warmup: { type: 'string', default: '1' },
-      codec: { type: 'string', default: 'clone' },
+      codec: { type: 'string', default: 'shape' },
       json: { type: 'boolean', default: false },
     },
   })

@@ -10,7 +10,7 @@
  * consumer keeps the producer drained, and the feeder waits for `drain`
  * whenever push returns false, so nothing is dropped.
  *
- *   node --import tsx benchmarks/push.bench.ts [--batch 1000] [--seconds 3] [--rounds 3] [--codec clone] [--json]
+ *   node --import tsx benchmarks/push.bench.ts [--batch 1000] [--seconds 3] [--rounds 3] [--codec shape] [--json]
  */
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -89,7 +89,7 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '1000' },
     seconds: { type: 'string', default: '3' },
     rounds: { type: 'string', default: '3' },
-    codec: { type: 'string', default: 'clone' },
+    codec: { type: 'string', default: 'shape' },
     json: { type: 'boolean', default: false },
   },
 })

@@ -39,7 +39,7 @@ export interface ActorOptions {
   resourceLimits?: ResourceLimits
   /** Pipeline stages this thread hosts instead of a plain actor module. */
   stages?: StageBoot[]
-  /** Codec for the thread's stage ports (default `clone`). */
+  /** Codec for the thread's stage ports (default `shape`). */
   codec?: string
   /** Seed for envelope ids made in the thread. */
   idSeed?: number
@@ -75,7 +75,7 @@ export class Actor extends EventEmitter<ActorEvents> implements ActorRef {
       heartbeatMs: options.heartbeatMs,
       statsMs: options.statsMs,
       callPort: port2,
-      codec: options.codec ?? 'clone',
+      codec: options.codec ?? 'shape',
       idSeed: options.idSeed ?? randomSeed(),
       ...(options.stages !== undefined ? { stages: options.stages } : {}),
     }

@@ -159,7 +159,8 @@ export const DEFAULTS = {
   heartbeatTimeoutMs: 5000,
   statsMs: 1000,
   startTimeoutMs: 10_000,
-  codec: 'clone',
+  /** Measured fastest for JSON-like payloads (benchmarks/RESULTS.md, codec). */
+  codec: 'shape',
 } as const
 
 /** Where relative module paths are resolved from. */

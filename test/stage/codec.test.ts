@@ -228,3 +228,52 @@ t.test('shape: a random mix of JSON-like events round-trips', async (t) => {
     t.strictSame(send(events), events, `batch ${b}`)
   }
 })
+
+t.test('shape: batches the receiver has not released yet go standalone, and all decode in order', async (t) => {
+  const sender = new ShapeCodec()
+  const receiver = new ShapeCodec()
+  const batch = (k: number): Envelope[] => Array.from({ length: 1000 }, (_, i) => ({ id: k * 1000 + i, ts: i, payload: { n: i, s: text100(k * 1000 + i) } }))
+  const bodies = Array.from({ length: 40 }, (_, k) => sender.encode(batch(k), 1000))
+  const inRing = bodies.filter((b) => b.transfer.length === 0).length
+  t.ok(inRing > 0 && inRing < 40, `some batches in the ring (${inRing}), the rest standalone`)
+  for (const b of bodies.slice(inRing)) t.ok(b.body instanceof ArrayBuffer)
+  bodies.forEach((b, k) => t.strictSame(receiver.decode(structuredClone(b.body, { transfer: b.transfer })), batch(k), `batch ${k}`))
+  const next = sender.encode(batch(40), 1000)
+  t.equal(typeof next.body, 'number', 'once released, the ring is used again')
+  t.strictSame(receiver.decode(next.body), batch(40))
+})
+
+t.test('shape: a small ring wraps around under a lagging receiver', async (t) => {
+  const sender = new ShapeCodec({ ringBytes: 64 * 1024 })
+  const receiver = new ShapeCodec()
+  let seed = 7
+  const rand = (n: number): number => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed % n }
+  const pending: { body: unknown, events: Envelope[] }[] = []
+  let id = 0
+  let inRing = 0
+  for (let k = 0; k < 400; k++) {
+    const events: Envelope[] = Array.from({ length: 1 + rand(150) }, () => ({ id: id++, ts: id / 3, payload: { n: id, s: 'x'.repeat(rand(120)) } }))
+    const { body } = sender.encode(events, events.length)
+    if (typeof body === 'number') inRing++
+    pending.push({ body, events })
+    while (pending.length > rand(4)) {
+      const next = pending.shift()
+      if (next !== undefined && !t.strictSame(receiver.decode(next.body), next.events)) return
+    }
+  }
+  for (const { body, events } of pending) t.strictSame(receiver.decode(body), events)
+  t.ok(inRing > 200, `most batches went through the ring (${inRing} of 400)`)
+})
+
+t.test('shape: ringBytes 0 transfers every batch; options are checked', async (t) => {
+  const { sender, receiver, send } = pair(() => new ShapeCodec({ ringBytes: 0 }))
+  const events = variety()
+  const { body, transfer } = sender.encode(events, events.length)
+  t.ok(body instanceof ArrayBuffer)
+  t.strictSame(transfer, [body])
+  t.same(receiver.decode(body), events)
+  t.same(send(events), events)
+  t.throws(() => new ShapeCodec({ ringBytes: -1 }), { name: 'RangeError', message: 'options.ringBytes must be an integer from 0 to 1073741824, got -1' })
+  t.throws(() => new ShapeCodec({ ringBytes: 1.5 }), RangeError)
+  t.throws(() => new ShapeCodec().decode(64), { code: 'ERR_PROTOCOL', message: 'shape codec: a ring batch arrived before its ring' })
+})

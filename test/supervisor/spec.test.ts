@@ -21,7 +21,7 @@ t.test('a valid spec gets every default filled in and its modules resolved', asy
     strategy: 'one_for_one',
     maxRestarts: 3,
     maxSeconds: 5,
-    codec: 'clone',
+    codec: 'shape',
     children: [
       { type: 'worker', id: 'a', module: pathToFileURL(mod).href, args: undefined, restart: 'permanent', shutdown: 5000, heartbeatMs: 1000, heartbeatTimeoutMs: 5000, statsMs: 1000, startTimeoutMs: 10000, resourceLimits: undefined },
       {

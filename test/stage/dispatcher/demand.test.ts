@@ -3,30 +3,8 @@
 import t from 'tap'
 import { DemandDispatcher } from '../../../lib/stage/dispatcher/demand.js'
 import { NO_EVENTS, type Outbox } from '../../../lib/stage/dispatcher/dispatcher.js'
+import { Recorder } from './recorder.js'
 
-type Sent<S, E> = [subscription: S, events: E[], count: number]
-
-/** Records what the dispatcher emits; `take` returns and forgets it. */
-class Recorder<S, E> implements Outbox<S, E> {
-  sent: Sent<S, E>[] = []
-  demands: number[] = []
-  infos: unknown[] = []
-  send(subscription: S, events: readonly E[], count: number): void {
-    if (events.length !== count) throw new Error(`send: ${events.length} events with count ${count}`)
-    this.sent.push([subscription, [...events], count])
-  }
-  demand(count: number): void {
-    this.demands.push(count)
-  }
-  info(message: unknown): void {
-    this.infos.push(message)
-  }
-  take(): Sent<S, E>[] {
-    const sent = this.sent
-    this.sent = []
-    return sent
-  }
-}
 
 function setup(options: ConstructorParameters<typeof DemandDispatcher>[1] = {}) {
   const out = new Recorder<string, string>()

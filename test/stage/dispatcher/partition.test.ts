@@ -1,36 +1,10 @@
 // The partition dispatcher driven by hand, asserting its whole state after each call, as GenStage's
 // test/gen_stage/partition_dispatcher_test.exs does; the numbers are GenStage's where the rules are.
 import t from 'tap'
-import { NO_EVENTS, type Outbox } from '../../../lib/stage/dispatcher/dispatcher.js'
+import { NO_EVENTS } from '../../../lib/stage/dispatcher/dispatcher.js'
 import { hashKey, PartitionDispatcher, type PartitionDispatcherOptions } from '../../../lib/stage/dispatcher/partition.js'
+import { Recorder } from './recorder.js'
 
-type Sent<S, E> = [subscription: S, events: E[], count: number]
-
-/** Records what the dispatcher emits; `take` returns and forgets the sends. */
-class Recorder<S, E> implements Outbox<S, E> {
-  sent: Sent<S, E>[] = []
-  demands: number[] = []
-  infos: unknown[] = []
-  /** Sends and infos interleaved, to check that an info comes after the events before it. */
-  log: unknown[] = []
-  send(subscription: S, events: readonly E[], count: number): void {
-    if (events.length !== count) throw new Error(`send: ${events.length} events with count ${count}`)
-    this.sent.push([subscription, [...events], count])
-    this.log.push([subscription, [...events]])
-  }
-  demand(count: number): void {
-    this.demands.push(count)
-  }
-  info(message: unknown): void {
-    this.infos.push(message)
-    this.log.push(message)
-  }
-  take(): Sent<S, E>[] {
-    const sent = this.sent
-    this.sent = []
-    return sent
-  }
-}
 
 /** Even numbers to partition 0, odd to partition 1, unless given another hash. */
 function setup(options: Partial<PartitionDispatcherOptions<number>> = {}) {

@@ -192,6 +192,50 @@ export class ProtocolError extends StagewireError {
   }
 }
 
+/** The codes a {@link FrameError} carries: one per way a client's frame can be wrong. */
+export type FrameErrorCode =
+  | 'ERR_FRAME_NOT_JSON' | 'ERR_FRAME_NOT_ARRAY' | 'ERR_FRAME_ARITY' | 'ERR_FRAME_FIELD' | 'ERR_FRAME_BINARY'
+
+/**
+ * A WebSocket frame from a client is not a valid Phoenix V2 message. The code says how
+ * (not JSON, not an array, not 5 elements, an element of the wrong type, a bad binary frame).
+ */
+export class FrameError extends StagewireError {
+  /**
+   * Where to send an error reply, when the frame's `join_ref`, `ref` and `topic` were readable:
+   * the client's push then fails at once instead of waiting for its timeout. Local to the
+   * thread that decoded the frame; not carried by {@link toWire}.
+   */
+  readonly replyTo: { joinRef: string | null, ref: string, topic: string } | undefined
+  constructor (message: string, code: FrameErrorCode, replyTo?: { joinRef: string | null, ref: string, topic: string }) {
+    super(message, code)
+    this.name = 'FrameError'
+    this.replyTo = replyTo
+  }
+}
+
+/** The codes a {@link TokenError} carries. */
+export type TokenErrorCode = 'ERR_TOKEN_MALFORMED' | 'ERR_TOKEN_INVALID' | 'ERR_TOKEN_EXPIRED' | 'ERR_TOKEN_NOT_YET_VALID'
+
+/**
+ * A connect token was refused: malformed, a signature that does not match (tampered, or another
+ * secret), expired, or issued in the future beyond the allowed clock skew.
+ */
+export class TokenError extends StagewireError {
+  constructor (message: string, code: TokenErrorCode) {
+    super(message, code)
+    this.name = 'TokenError'
+  }
+}
+
+/** A channel topic is not a valid topic (not a string, empty, or too long). */
+export class TopicError extends StagewireError {
+  constructor (message: string) {
+    super(message, 'ERR_BAD_TOPIC')
+    this.name = 'TopicError'
+  }
+}
+
 type Rebuild = (w: WireError) => StagewireError
 const rebuilders: Record<string, Rebuild> = {
   ERR_SPEC_INVALID: (w) => new SpecError(w.message, String(w.details?.path ?? '')),
@@ -213,6 +257,16 @@ const rebuilders: Record<string, Rebuild> = {
   ERR_PROTOCOL: (w) => new ProtocolError(w.message),
   ERR_DEMAND_EXCEEDED: (w) => new DemandExceededError(Number(w.details?.received ?? 0), Number(w.details?.outstanding ?? 0), w.message),
   ERR_PRODUCER_DOWN: (w) => new ProducerDownError(w.message),
+  ERR_FRAME_NOT_JSON: (w) => new FrameError(w.message, 'ERR_FRAME_NOT_JSON'),
+  ERR_FRAME_NOT_ARRAY: (w) => new FrameError(w.message, 'ERR_FRAME_NOT_ARRAY'),
+  ERR_FRAME_ARITY: (w) => new FrameError(w.message, 'ERR_FRAME_ARITY'),
+  ERR_FRAME_FIELD: (w) => new FrameError(w.message, 'ERR_FRAME_FIELD'),
+  ERR_FRAME_BINARY: (w) => new FrameError(w.message, 'ERR_FRAME_BINARY'),
+  ERR_TOKEN_MALFORMED: (w) => new TokenError(w.message, 'ERR_TOKEN_MALFORMED'),
+  ERR_TOKEN_INVALID: (w) => new TokenError(w.message, 'ERR_TOKEN_INVALID'),
+  ERR_TOKEN_EXPIRED: (w) => new TokenError(w.message, 'ERR_TOKEN_EXPIRED'),
+  ERR_TOKEN_NOT_YET_VALID: (w) => new TokenError(w.message, 'ERR_TOKEN_NOT_YET_VALID'),
+  ERR_BAD_TOPIC: (w) => new TopicError(w.message),
 }
 
 /**

@@ -86,6 +86,8 @@ export interface StageBoot {
   dispatcher: DispatcherSpec
   /** consumer_supervisor only: where its tasks run. */
   tasks?: TasksSpec
+  /** Broadcast producers: hold events until this many consumers have subscribed (GenStage's `demand: :accumulate`). */
+  awaitSubscribers?: number
   bufferSize: number
   bufferKeep: 'first' | 'last'
   /** The stage's counters (lib/stage/counters.ts), shared with the main thread. */

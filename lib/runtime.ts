@@ -69,7 +69,12 @@ export class Runtime extends EventEmitter<TelemetryEvents> {
     this.#registry.on('registered', (name, actor) => this.#pushes.get(name)?.attach(actor))
     this.#registry.on('unregistered', (name) => this.#pushes.get(name)?.detach())
     this.#addStages(spec.children)
-    const host = { registry: this.#registry, codec: spec.codec, emit }
+    const host: SupervisorHost = {
+      registry: this.#registry,
+      codec: spec.codec,
+      emit,
+      awaitSubscribers: (stage) => this.#wiring.awaitSubscribers(stage),
+    }
     this.#root = new Supervisor(ROOT, spec, host, (error) => {
       this.#state = 'failed'
       this.emit('fatal', { error })
@@ -90,7 +95,10 @@ export class Runtime extends EventEmitter<TelemetryEvents> {
       if (stage.kind !== 'producer') continue
       this.#pushes.set(stage.id, new PushChannel(stage, this.#ids, this.#codec, {
         drain: (id) => this.emit('drain', { stage: id }),
-        dropped: (id, count) => this.emit('stage:dropped', { stage: id, count, reason: 'no_producer' }),
+        dropped: (id, count) => {
+          this.#wiring.addDropped(id, count)
+          this.emit('stage:dropped', { stage: id, count, reason: 'no_producer' })
+        },
       }))
     }
   }
@@ -190,7 +198,7 @@ export class Runtime extends EventEmitter<TelemetryEvents> {
   async startChild (supervisorId: string, childSpec: unknown, options: StartOptions = {}): Promise<void> {
     this.#assertRunning()
     const supervisor = this.#supervisor(supervisorId)
-    const spec = parseChildSpec(childSpec, { baseDir: options.baseDir ?? this.#baseDir, takenIds: this.#root.ids(), stages: this.#wiring.kinds() })
+    const spec = parseChildSpec(childSpec, { baseDir: options.baseDir ?? this.#baseDir, takenIds: this.#root.ids(), stages: this.#wiring.specs() })
     this.#addStages([spec])
     await supervisor.startChild(spec)
   }
@@ -201,7 +209,14 @@ export class Runtime extends EventEmitter<TelemetryEvents> {
    */
   async terminateChild (supervisorId: string, childId: string): Promise<void> {
     this.#assertRunning()
-    await this.#supervisor(supervisorId).terminateChild(childId)
+    const supervisor = this.#supervisor(supervisorId)
+    const stageIds = supervisor.stageIdsOf(childId)
+    await supervisor.terminateChild(childId)
+    this.#wiring.removeStages(stageIds)
+    for (const id of stageIds) {
+      this.#pushes.get(id)?.close()
+      this.#pushes.delete(id)
+    }
   }
 
   /**

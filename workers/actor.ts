@@ -39,6 +39,7 @@ function onUncaughtException (err: unknown): void {
   process.exit(1)
 }
 function onUnhandledRejection (reason: unknown): void {
+  flushDrops()
   send({ type: 'crash', error: toWire(reason), origin: 'unhandledRejection' })
   process.exit(1)
 }

@@ -146,6 +146,26 @@ export class EventBuffer<E> {
   }
 
   /**
+   * Puts events back at the front, in order, ahead of everything buffered: for events taken with
+   * {@link take} that could not be sent after all. They fit: they were just taken.
+   * @throws RangeError when they do not fit.
+   */
+  unshift(events: readonly E[]): void {
+    const n = events.length
+    if (this.#length + n > this.bufferSize) throw new RangeError(`unshift of ${n} events overflows a buffer of ${this.bufferSize} holding ${this.#length}`)
+    if (n === 0) return
+    this.#reserve(this.#length + n)
+    const mask = this.#mask
+    let head = (this.#head - n) & mask
+    this.#head = head
+    for (let i = 0; i < n; i++) {
+      this.#slots[head] = events[i]
+      head = (head + 1) & mask
+    }
+    this.#length += n
+  }
+
+  /**
    * Removes up to `n` events from the front and returns them in order (a new array).
    * @throws RangeError when `n` is not a non-negative integer.
    */

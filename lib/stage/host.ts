@@ -85,6 +85,7 @@ export class StageHost {
         envelope: (payload, meta) => ids.envelope(payload, meta),
         onCrash: (err) => this.#env.fail(err),
         onDrop: (count, reason) => this.#env.dropped(boot.id, count, reason),
+        ...(boot.awaitSubscribers !== undefined ? { awaitSubscribers: boot.awaitSubscribers } : {}),
         ...(boot.tasks !== undefined ? { tasks: { runner: taskRunner(boot, module), maxRetries: boot.tasks.maxRetries } } : {}),
       })
       this.#stages.set(boot.id, stage)

@@ -75,6 +75,8 @@ export interface StageOptions {
   onDrop?: (count: number, reason: 'buffer_full' | 'task_failed') => void
   /** consumer_supervisor only: where tasks run, and how often a failed task is retried. */
   tasks?: { runner: TaskRunner, maxRetries: number }
+  /** Producer side: hold events until this many consumers have subscribed (broadcast; default 0). */
+  awaitSubscribers?: number
 }
 
 interface UpstreamState {
@@ -106,6 +108,8 @@ export class Stage {
   #demand = 0
   /** An async callback is in flight. */
   #busy = false
+  /** Subscriptions still awaited before a broadcast producer starts (see #releaseGate). */
+  #gate: number
   #stopped = false
 
   constructor (module: StageModule, options: StageOptions) {
@@ -115,6 +119,7 @@ export class Stage {
     this.#onCrash = options.onCrash
     this.#onDrop = options.onDrop
     this.#tasks = options.tasks
+    this.#gate = options.awaitSubscribers ?? 0
     if (this.kind === 'consumer_supervisor' && this.#tasks === undefined) throw new TypeError(`stage "${this.id}": a consumer_supervisor needs a task runner`)
     this.counters = options.counters ?? new StageCounters()
     const emit = (events: Envelope[]): void => { this.#emitOutside(events) }
@@ -179,7 +184,9 @@ export class Stage {
 
   /** A consumer subscribed. */
   subscribe (down: Downstream, options: SubscribeOptions<Envelope> = {}): void {
-    this.#addDemand(this.#dispatcherOf().subscribe(down, options))
+    const demand = this.#dispatcherOf().subscribe(down, options)
+    if (this.#gate > 0 && --this.#gate === 0) this.#releaseGate()
+    this.#addDemand(demand)
   }
 
   /** A consumer asks for `count` more events. */
@@ -194,8 +201,31 @@ export class Stage {
 
   /** Events pushed by the host app (`runtime.push`): dispatched against the demand there is, the rest buffered. */
   ingest (events: Envelope[], count: number): void {
+    this.#emit(events, count)
+    // Counted after the buffer is updated: the main thread reads `handled` and `buffered` without a
+    // lock, and must never see an event in neither (it would report a backlog smaller than it is).
     this.counters.f[SLOT.handled] += count
-    this.#dispatch(events, count)
+  }
+
+  /** Events emitted outside a demand callback (pushes, ctx.emit, handleCall): they meet the demand there is. */
+  #emit (events: readonly Envelope[], count: number): void {
+    if (count === 0) return
+    if (this.#gate > 0) {
+      this.#keep(events, count)
+      return
+    }
+    const sent = this.#dispatch(events, count)
+    this.#demand = Math.max(0, this.#demand - sent)
+    this.counters.f[SLOT.demand] = this.#demand
+  }
+
+  /**
+   * A broadcast producer holds its events until the subscriptions declared in the spec are all
+   * there (GenStage's `demand: :accumulate`), so that no declared consumer misses the start of
+   * the stream. The gate opens for good once they have subscribed.
+   */
+  #releaseGate (): void {
+    queueMicrotask(() => this.#serve())
   }
 
   #dispatcherOf (): Dispatcher<Downstream, Envelope> {
@@ -213,13 +243,24 @@ export class Stage {
 
   /** Meets demand: from the buffer first, then handleDemand (producers) or queued events (producer-consumers). */
   #serve (): void {
-    if (this.#busy || this.#stopped) return
+    if (this.#busy || this.#stopped || this.#gate > 0) return
     const buffer = this.#buffer
     if (buffer !== undefined && buffer.length > 0 && this.#demand > 0) {
       const events = buffer.take(this.#demand)
-      this.#demand -= events.length
-      this.counters.f[SLOT.buffered] = buffer.length
-      this.#dispatch(events, events.length)
+      const leftovers = this.#dispatcherOf().dispatch(events, events.length)
+      const sent = events.length - leftovers.length
+      const f = this.counters.f
+      f[SLOT.emitted] += sent
+      this.#demand -= sent
+      f[SLOT.demand] = this.#demand
+      if (leftovers.length > 0) {
+        // The demand we counted is not there yet (a subscriber that has not asked, demand owed by
+        // a cancelled one): the events go back to the front, in order, and wait for real asks.
+        buffer.unshift(leftovers)
+        f[SLOT.buffered] = buffer.length
+        return
+      }
+      f[SLOT.buffered] = buffer.length
     }
     if (this.#demand <= 0) return
     if (this.kind === 'producer') {
@@ -250,34 +291,34 @@ export class Stage {
   #afterEmit (result: Emit<unknown>): void {
     this.#state = result.state
     const events = result.events
+    // handleDemand was given the whole demand, so its events need no further accounting here.
     if (events !== undefined && events.length > 0) this.#dispatch(events, events.length)
     this.#serve()
   }
 
-  /** Events emitted outside a callback (`ctx.emit`): dispatched like a callback's. */
+  /** Events emitted outside a callback (`ctx.emit`). */
   #emitOutside (events: Envelope[]): void {
-    if (events.length > 0) this.#dispatch(events, events.length)
+    this.#emit(events, events.length)
   }
 
-  #dispatch (events: readonly Envelope[], count: number): void {
-    const dispatcher = this.#dispatcherOf()
-    const leftovers = dispatcher.dispatch(events, count)
+  /** Hands events to the dispatcher and buffers the leftovers; returns how many were sent. */
+  #dispatch (events: readonly Envelope[], count: number): number {
+    const leftovers = this.#dispatcherOf().dispatch(events, count)
     const sent = count - leftovers.length
+    this.counters.f[SLOT.emitted] += sent
+    if (leftovers.length > 0) this.#keep(leftovers, leftovers.length)
+    return sent
+  }
+
+  /** Buffers events nobody has demand for, by the buffer's keep policy; counts and reports drops. */
+  #keep (events: readonly Envelope[], count: number): void {
     const f = this.counters.f
-    f[SLOT.emitted] += sent
-    if (this.kind !== 'producer_consumer') {
-      // A producer's demand gauge falls as pushed events meet it.
-      this.#demand = Math.max(0, this.#demand - sent)
-      f[SLOT.demand] = this.#demand
-    }
-    if (leftovers.length > 0) {
-      const buffer = this.#buffer as EventBuffer<Envelope>
-      const dropped = buffer.push(leftovers, leftovers.length)
-      f[SLOT.buffered] = buffer.length
-      if (dropped > 0) {
-        f[SLOT.dropped] += dropped
-        this.#onDrop?.(dropped, 'buffer_full')
-      }
+    const buffer = this.#buffer as EventBuffer<Envelope>
+    const dropped = buffer.push(events, count)
+    f[SLOT.buffered] = buffer.length
+    if (dropped > 0) {
+      f[SLOT.dropped] += dropped
+      this.#onDrop?.(dropped, 'buffer_full')
     }
   }
 

@@ -49,6 +49,8 @@ export interface StageInfo extends CounterSnapshot {
 
 interface StageRecord {
   spec: StageSpec
+  /** Registered at least once: a stage not yet started at all will come up as the tree starts. */
+  seen: boolean
   actor: ActorRef | undefined
   counters: StageCounters | undefined
   lost: number
@@ -75,15 +77,46 @@ export class Wiring {
 
   /** Declares stages (from the tree spec, or a child started at run time) and their subscriptions. */
   addStages (stages: StageSpec[]): void {
+    this.removeStages(stages.map((s) => s.id))
     for (const spec of stages) {
-      this.#stages.set(spec.id, { spec, actor: undefined, counters: undefined, lost: 0, droppedBefore: 0 })
+      this.#stages.set(spec.id, { spec, seen: false, actor: undefined, counters: undefined, lost: 0, droppedBefore: 0 })
       for (const sub of spec.subscribeTo) this.#subs.push({ consumer: spec.id, spec: sub, link: undefined })
     }
   }
 
-  /** Stage ids and kinds, for validating subscriptions of children added later. */
-  kinds (): Array<[string, StageSpec['kind']]> {
-    return [...this.#stages.values()].map((r) => [r.spec.id, r.spec.kind])
+  /** Forgets stages (a child removed at run time) and their subscriptions. */
+  removeStages (ids: string[]): void {
+    for (const id of ids) this.#stages.delete(id)
+    for (let i = this.#subs.length - 1; i >= 0; i--) {
+      if (ids.includes((this.#subs[i] as Subscription).consumer)) this.#subs.splice(i, 1)
+    }
+  }
+
+  /**
+   * How many subscriptions a producer starting now should wait for before it emits: those whose
+   * consumer is running, or has not been started yet (it is about to be, later in the tree). A
+   * consumer that was started and is down now is not waited for, so a producer never waits on a
+   * consumer that may never come back.
+   */
+  awaitSubscribers (producer: string): number {
+    let n = 0
+    for (const sub of this.#subs) {
+      if (sub.spec.producer !== producer) continue
+      const consumer = this.#stages.get(sub.consumer)
+      if (consumer !== undefined && (!consumer.seen || consumer.actor?.alive === true)) n++
+    }
+    return n
+  }
+
+  /** Counts drops that happened outside any stage instance (pushes while the producer was down). */
+  addDropped (stage: string, count: number): void {
+    const record = this.#stages.get(stage)
+    if (record !== undefined) record.droppedBefore += count
+  }
+
+  /** Every stage's spec, for validating subscriptions of children added later. */
+  specs (): StageSpec[] {
+    return [...this.#stages.values()].map((r) => r.spec)
   }
 
   /** The spec of a stage, if it is one. */
@@ -112,6 +145,7 @@ export class Wiring {
     const boot = actor.stage(name)
     if (record === undefined || boot === undefined) return
     record.actor = actor
+    record.seen = true
     record.counters = new StageCounters(boot.counters)
     if (!this.#watched.has(actor)) {
       this.#watched.add(actor)
@@ -170,6 +204,8 @@ export class Wiring {
       if (record === undefined || record.actor !== actor || record.counters === undefined) continue
       const c = record.counters.snapshot()
       record.droppedBefore += c.dropped
+      // Its figures are in droppedBefore/lost now; the next instance brings fresh counters.
+      record.counters = undefined
       const lost = Math.max(0, c.received - c.handled) + c.buffered
       // Events still inside a stage when its thread ends are lost, whatever the reason:
       // in-memory delivery is at-most-once, and a graceful stop does not drain.

@@ -226,11 +226,11 @@ export function loadTreeSpecFile (file: string): TreeSpec {
  */
 export function parseChildSpec (
   input: unknown,
-  options: ParseOptions & { takenIds?: Iterable<string>, stages?: Iterable<[string, StageSpec['kind']]> } = {},
+  options: ParseOptions & { takenIds?: Iterable<string>, stages?: Iterable<StageSpec> } = {},
 ): ChildSpec {
   const ctx = newCtx(options.baseDir)
   for (const taken of options.takenIds ?? []) ctx.ids.set(taken, 'by a running child')
-  for (const [stageId, kind] of options.stages ?? []) ctx.stageKinds.set(stageId, kind)
+  for (const stage of options.stages ?? []) ctx.stages.set(stage.id, stage)
   const child = parseChild(input, 'child', ctx)
   checkSubscriptions(ctx)
   if (ctx.problems.length > 0 || child === undefined) {
@@ -246,8 +246,8 @@ interface Ctx {
   problems: Problem[]
   /** id → where it was first seen: ids are registry names, unique in the whole tree. */
   ids: Map<string, string>
-  /** Stage id → kind, across the tree, for checking subscriptions. */
-  stageKinds: Map<string, StageSpec['kind']>
+  /** Stage id → spec, across the tree, for checking subscriptions. */
+  stages: Map<string, StageSpec>
   /** Every subscription seen, with its path, checked once the whole tree is known. */
   subscriptions: Array<{ path: string, stage: StageSpec, index: number }>
   /** Thread name → path of the supervisor whose children use it. */
@@ -255,7 +255,7 @@ interface Ctx {
 }
 
 function newCtx (baseDir = process.cwd()): Ctx {
-  return { baseDir, problems: [], ids: new Map(), stageKinds: new Map(), subscriptions: [], threads: new Map() }
+  return { baseDir, problems: [], ids: new Map(), stages: new Map(), subscriptions: [], threads: new Map() }
 }
 
 function parseChildren (list: unknown[], path: string, ctx: Ctx): ChildSpec[] {
@@ -304,11 +304,18 @@ function checkSubscriptions (ctx: Ctx): void {
   for (const { path, stage, index } of ctx.subscriptions) {
     const sub = stage.subscribeTo[index]
     if (sub === undefined) continue
-    const kind = ctx.stageKinds.get(sub.producer)
-    if (kind === undefined) {
+    const producer = ctx.stages.get(sub.producer)
+    if (producer === undefined) {
       ctx.problems.push({ path: `${path}.id`, message: `${path}.id names no stage in the tree: ${JSON.stringify(sub.producer)}` })
-    } else if (kind === 'consumer') {
+    } else if (producer.kind === 'consumer') {
       ctx.problems.push({ path: `${path}.id`, message: `${path}.id names a consumer, which has nothing to subscribe to: ${JSON.stringify(sub.producer)}` })
+    } else if (producer.dispatcher.type === 'partition') {
+      const { partitions } = producer.dispatcher
+      if (sub.partition === undefined || sub.partition >= partitions) {
+        ctx.problems.push({ path: `${path}.partition`, message: `${path}.partition must name one of the ${partitions} partitions of "${producer.id}" (0 to ${partitions - 1}), got ${show(sub.partition)}` })
+      }
+    } else if (sub.partition !== undefined) {
+      ctx.problems.push({ path: `${path}.partition`, message: `${path}.partition is for subscriptions to a partition dispatcher; "${producer.id}" uses ${producer.dispatcher.type}` })
     }
   }
 }
@@ -332,7 +339,7 @@ function parseChild (value: unknown, path: string, ctx: Ctx): ChildSpec | undefi
       const stage = buildStage(w, module ?? '', path, report, (ref, at) => resolveFunction(ref, at, ctx))
       if (stage !== undefined) {
         stages = [stage]
-        ctx.stageKinds.set(stage.id, stage.kind)
+        ctx.stages.set(stage.id, stage)
         for (let i = 0; i < stage.subscribeTo.length; i++) ctx.subscriptions.push({ path: `${path}.subscribeTo[${i}]`, stage, index: i })
       }
     }

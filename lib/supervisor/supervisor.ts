@@ -47,6 +47,8 @@ export interface SupervisorHost {
   readonly registry: Registry
   /** Codec for batches between stage threads. */
   readonly codec: string
+  /** How many subscribers a (broadcast) producer should wait for before it starts (see lib/stage/wiring.ts). */
+  awaitSubscribers (stage: string): number
   emit<K extends keyof TelemetryEvents> (event: K, ...args: TelemetryEvents[K]): void
 }
 
@@ -189,6 +191,12 @@ export class Supervisor {
     return out
   }
 
+  /** The stage ids a child hosts (a thread of stages), or none. */
+  stageIdsOf (childId: string): string[] {
+    const spec = this.#entries.find((e) => e.spec.id === childId)?.spec
+    return spec?.type === 'worker' ? spec.stages?.map((s) => s.id) ?? [] : []
+  }
+
   /**
    * Adds a child at the end and starts it (OTP's `start_child`).
    * @throws ERR_DUPLICATE_ID, ERR_INVALID_ARGUMENT when `maxChildren` is reached, ERR_RUNTIME_CLOSED, or the child's start error.
@@ -236,8 +244,8 @@ export class Supervisor {
     try {
       if (spec.type === 'worker') {
         const actor: ActorRef = spec.inThread === true && spec.stages !== undefined
-          ? await LocalActor.start({ id: spec.id, stages: spec.stages.map(stageBoot), codec: this.#host.codec, startTimeoutMs: spec.startTimeoutMs })
-          : await Actor.start(actorOptions(spec, this.#host.codec))
+          ? await LocalActor.start({ id: spec.id, stages: spec.stages.map((s) => stageBoot(s, this.#host)), codec: this.#host.codec, startTimeoutMs: spec.startTimeoutMs })
+          : await Actor.start(actorOptions(spec, this.#host))
         node = { kind: 'worker', actor }
         // A thread of stages is found under its own name and under each stage's.
         const names = [spec.id, ...actor.stageIds.filter((stageId) => stageId !== spec.id)]
@@ -385,15 +393,15 @@ export class Supervisor {
   }
 }
 
-function actorOptions (spec: WorkerChildSpec, codec: string): ActorOptions {
+function actorOptions (spec: WorkerChildSpec, host: SupervisorHost): ActorOptions {
   return {
     id: spec.id,
     module: spec.module,
     args: spec.args,
-    codec,
+    codec: host.codec,
     // Each start gets fresh counters: a restarted stage starts from zero, and the
     // old instance's figures stay readable for loss accounting.
-    ...(spec.stages !== undefined ? { stages: spec.stages.map(stageBoot) } : {}),
+    ...(spec.stages !== undefined ? { stages: spec.stages.map((s) => stageBoot(s, host)) } : {}),
     heartbeatMs: spec.heartbeatMs,
     heartbeatTimeoutMs: spec.heartbeatTimeoutMs,
     statsMs: spec.statsMs,
@@ -402,7 +410,8 @@ function actorOptions (spec: WorkerChildSpec, codec: string): ActorOptions {
   }
 }
 
-function stageBoot (stage: StageSpec): StageBoot {
+function stageBoot (stage: StageSpec, host: SupervisorHost): StageBoot {
+  const awaitSubscribers = stage.dispatcher.type === 'broadcast' ? host.awaitSubscribers(stage.id) : 0
   return {
     id: stage.id,
     kind: stage.kind,
@@ -413,6 +422,7 @@ function stageBoot (stage: StageSpec): StageBoot {
     bufferKeep: stage.bufferKeep,
     counters: new StageCounters().buffer,
     ...(stage.tasks !== undefined ? { tasks: stage.tasks } : {}),
+    ...(awaitSubscribers > 0 ? { awaitSubscribers } : {}),
   }
 }
 

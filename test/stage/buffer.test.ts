@@ -158,3 +158,18 @@ t.test('property: matches a plain-array model in both keep modes', async (t) => 
   }
   t.pass('200 runs of 300 operations')
 })
+
+t.test('unshift puts taken events back at the front, in order, across the ring boundary', async (t) => {
+  const buffer = new EventBuffer<number>({ bufferSize: 16 })
+  buffer.push([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], 12)
+  buffer.take(10) // the head is now deep into the ring
+  buffer.push([13, 14, 15, 16, 17, 18], 6) // the tail wraps past the end of the 16 slots
+  const taken = buffer.take(5)
+  t.same(taken, [11, 12, 13, 14, 15])
+  buffer.unshift(taken)
+  t.equal(buffer.length, 8)
+  t.same(buffer.take(8), [11, 12, 13, 14, 15, 16, 17, 18])
+  const full = new EventBuffer<number>({ bufferSize: 2 })
+  full.push([1, 2], 2)
+  t.throws(() => full.unshift([0]), RangeError)
+})

@@ -77,3 +77,17 @@ t.test('refuses an unknown dispatcher', async (t) => {
     code: 'ERR_SPEC_INVALID', message: 'invalid spec: children[0].dispatcher.type must be one of demand|broadcast|partition, got "fanout"',
   })
 })
+
+t.test('a subscription to a partition dispatcher must name one of its partitions', async (t) => {
+  const tree = (sub: Record<string, unknown>): unknown => ({ children: [
+    { id: 'p', stage: 'producer', module: producer, dispatcher: { type: 'partition', partitions: 2, key: keys } },
+    { id: 'c', stage: 'consumer', module: consumer, subscribeTo: [{ id: 'p', ...sub }] },
+  ] })
+  t.throws(() => parseTreeSpec(tree({})), { path: 'children[1].subscribeTo[0].partition', message: 'children[1].subscribeTo[0].partition must name one of the 2 partitions of "p" (0 to 1), got undefined' })
+  t.throws(() => parseTreeSpec(tree({ partition: 2 })), { message: /partition must name one of the 2 partitions of "p" \(0 to 1\), got 2/ })
+  t.doesNotThrow(() => parseTreeSpec(tree({ partition: 1 })))
+  t.throws(() => parseTreeSpec({ children: [
+    { id: 'p', stage: 'producer', module: producer },
+    { id: 'c', stage: 'consumer', module: consumer, subscribeTo: [{ id: 'p', partition: 0 }] },
+  ] }), { message: /children\[1\]\.subscribeTo\[0\]\.partition is for subscriptions to a partition dispatcher; "p" uses demand/ })
+})

@@ -1,0 +1,228 @@
+/**
+ * One connection's outbound queue: the frames waiting for its next write, bounded in bytes together
+ * with what its socket already holds, and the policy applied when the bound is hit.
+ *
+ * ```
+ *   broadcast / reply / push
+ *        │ offer(frame, bytes, key, bufferedAmount)
+ *        ▼
+ *   [ pending frames ]  ── flush: one corked write per tick ──►  [ ws + socket buffer ]  ──► kernel
+ *     ours: still droppable,                                       bufferedAmount: gone from
+ *     conflatable by key                                           our hands, only counted
+ *   └────────────── pending bytes + bufferedAmount ≤ limit, always ──────────────┘
+ * ```
+ *
+ * A frame's `bytes` include its WebSocket header, so the bound is on what the socket will hold.
+ * When a frame does not fit, the policy decides:
+ *
+ * - `drop-oldest`: pending frames are dropped, oldest first, until it fits. Bytes already handed to
+ *   the socket cannot be recalled, so when nothing pending is left to drop and it still does not
+ *   fit, the new frame is dropped (`dropped_newest`): the socket buffer is full of older data.
+ * - `conflate`: first the pending frames with the same key (the topic) are dropped, keeping only the
+ *   newest message per topic; then, if it still does not fit, as `drop-oldest`. Frames without a key
+ *   (replies, heartbeats, channel errors) are never conflated.
+ * - `disconnect`: nothing is dropped; {@link OVER_LIMIT} tells the caller to close the connection.
+ *
+ * Pure data structure: no sockets, no timers; the connection applies it and the tests drive it directly.
+ */
+import type { Buffer } from 'node:buffer'
+
+/** What to do when a connection's outbound bytes would exceed its limit. */
+export type OutboundPolicy = 'drop-oldest' | 'conflate' | 'disconnect'
+
+/** Every {@link OutboundPolicy}, for validation and messages. */
+export const OUTBOUND_POLICIES: readonly OutboundPolicy[] = ['drop-oldest', 'conflate', 'disconnect']
+
+/** A frame as the serializer makes it: a JSON text (string or its UTF-8 bytes) or a binary frame. */
+export type Frame = string | Buffer
+
+/** Where a queue writes its frames: a `ws` WebSocket is one. */
+export interface FrameSink {
+  send(data: Frame, options: { binary: boolean }): void
+}
+
+/** Drops counted by reason, across connections (the endpoint's stats hold one of these). */
+export interface DropCounters {
+  /** Pending frames dropped to make room for newer ones. */
+  dropped_oldest: number
+  /** Pending frames replaced by a newer message of the same topic (`conflate`). */
+  conflated: number
+  /** New frames dropped because the socket alone already held the limit. */
+  dropped_newest: number
+}
+
+/** Returned by {@link OutboundQueue.offer} under the `disconnect` policy when the frame does not fit. */
+export const OVER_LIMIT = -1
+
+// Created once: ws spreads its defaults over these on every send and never keeps them.
+const TEXT = { binary: false }
+const BINARY = { binary: true }
+
+/**
+ * Bytes of an unmasked (server to client) WebSocket frame header for a payload of `payloadBytes`
+ * (RFC 6455 section 5.2: 2 bytes, plus 2 or 8 for the extended length).
+ *
+ * @throws never.
+ */
+export function frameHeaderBytes (payloadBytes: number): number {
+  return payloadBytes < 126 ? 2 : payloadBytes < 65_536 ? 4 : 10
+}
+
+/**
+ * A FIFO of frames with their sizes and conflation keys, bounded by the caller's limit.
+ * Dropped frames in the middle (conflation) are left as holes and skipped; the arrays are
+ * compacted when holes outnumber live frames, so a stalled client cannot grow them without bound.
+ */
+export class OutboundQueue {
+  // Parallel arrays rather than an object per frame: a broadcast to 10,000 subscribers would
+  // otherwise allocate 10,000 short-lived objects.
+  #data: Array<Frame | null> = []
+  #size: number[] = []
+  #key: Array<string | null> = []
+  #binary: boolean[] = []
+  #head = 0
+  #live = 0
+  #holes = 0
+  #bytes = 0
+
+  /** Frames pending. */
+  get length (): number { return this.#live }
+
+  /** Bytes pending, WebSocket headers included. */
+  get bytes (): number { return this.#bytes }
+
+  /**
+   * Queues a frame if it fits under `limit` together with what is pending and `buffered` (the
+   * bytes the socket already holds), applying `policy` when it does not.
+   *
+   * @param bytes the frame's size on the wire, header included ({@link frameHeaderBytes}).
+   * @param key the conflation key (the topic), or null for a frame that must not be conflated.
+   * @param drops incremented by reason for every frame dropped.
+   * @returns the number of frames dropped (the new one included when it was dropped), or
+   *   {@link OVER_LIMIT} under `disconnect` when the frame does not fit (nothing queued, nothing dropped).
+   * @throws never.
+   */
+  offer (data: Frame, bytes: number, key: string | null, binary: boolean, buffered: number, limit: number,
+    policy: OutboundPolicy, drops: DropCounters): number {
+    if (this.#bytes + bytes + buffered <= limit) {
+      this.#push(data, bytes, key, binary)
+      return 0
+    }
+    if (policy === 'disconnect') return OVER_LIMIT
+    let dropped = 0
+    if (policy === 'conflate' && key !== null) {
+      const conflated = this.#dropKey(key)
+      drops.conflated += conflated
+      dropped += conflated
+    }
+    while (this.#live > 0 && this.#bytes + bytes + buffered > limit) {
+      this.#dropOldest()
+      drops.dropped_oldest++
+      dropped++
+    }
+    if (this.#bytes + bytes + buffered > limit) {
+      drops.dropped_newest++
+      return dropped + 1
+    }
+    this.#push(data, bytes, key, binary)
+    return dropped
+  }
+
+  /**
+   * Sends every pending frame to `sink`, oldest first, and empties the queue. The caller corks the
+   * socket around this call, so the frames leave in one write.
+   *
+   * @returns the frames written.
+   * @throws whatever `sink.send` throws (ws does not, on an open socket).
+   */
+  writeTo (sink: FrameSink): number {
+    const data = this.#data
+    const binary = this.#binary
+    const end = data.length
+    let written = 0
+    for (let i = this.#head; i < end; i++) {
+      const frame = data[i] as Frame | null
+      if (frame === null) continue
+      sink.send(frame, binary[i] === true ? BINARY : TEXT)
+      written++
+    }
+    this.clear()
+    return written
+  }
+
+  /** Drops everything pending without counting it (the connection is gone). @throws never. */
+  clear (): void {
+    // Truncating keeps each array's capacity: a healthy connection refills it every tick.
+    this.#data.length = 0
+    this.#size.length = 0
+    this.#key.length = 0
+    this.#binary.length = 0
+    this.#head = 0
+    this.#live = 0
+    this.#holes = 0
+    this.#bytes = 0
+  }
+
+  #push (data: Frame, bytes: number, key: string | null, binary: boolean): void {
+    this.#data.push(data)
+    this.#size.push(bytes)
+    this.#key.push(key)
+    this.#binary.push(binary)
+    this.#live++
+    this.#bytes += bytes
+  }
+
+  #dropOldest (): void {
+    const data = this.#data
+    let i = this.#head
+    while (data[i] === null) { i++; this.#holes-- }
+    this.#bytes -= this.#size[i] as number
+    data[i] = null
+    this.#key[i] = null
+    this.#live--
+    this.#head = i + 1
+    if (this.#live === 0) this.clear()
+    else if (this.#head > 1024 && this.#head * 2 > data.length) this.#compact()
+  }
+
+  /** Drops every pending frame with `key`; returns how many. */
+  #dropKey (key: string): number {
+    const data = this.#data
+    const keys = this.#key
+    let dropped = 0
+    for (let i = this.#head; i < data.length; i++) {
+      if (keys[i] !== key || data[i] === null) continue
+      this.#bytes -= this.#size[i] as number
+      data[i] = null
+      keys[i] = null
+      dropped++
+    }
+    this.#live -= dropped
+    this.#holes += dropped
+    if (this.#live === 0) this.clear()
+    else if (this.#holes > 32 && this.#holes > this.#live) this.#compact()
+    return dropped
+  }
+
+  /** Rewrites the arrays without the dropped head and the holes. */
+  #compact (): void {
+    const data: Array<Frame | null> = []
+    const size: number[] = []
+    const key: Array<string | null> = []
+    const binary: boolean[] = []
+    for (let i = this.#head; i < this.#data.length; i++) {
+      const frame = this.#data[i] as Frame | null
+      if (frame === null) continue
+      data.push(frame)
+      size.push(this.#size[i] as number)
+      key.push(this.#key[i] as string | null)
+      binary.push(this.#binary[i] as boolean)
+    }
+    this.#data = data
+    this.#size = size
+    this.#key = key
+    this.#binary = binary
+    this.#head = 0
+    this.#holes = 0
+  }
+}

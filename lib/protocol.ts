@@ -115,6 +115,8 @@ export type StageControl =
   | { type: 'down', ref: number, reason: ExitReasonWire }
   /** `port` carries `runtime.push()` batches to producer `stage`. */
   | { type: 'ingest', stage: string, port: MessagePort }
+  /** Producer `stage` should stop waiting for one of its declared subscribers (it went down before subscribing). */
+  | { type: 'unawait', stage: string }
 
 /** Main thread → producer thread, on a push port: `n` events encoded in `body`. */
 export interface IngestMessage { t: 'events', n: number, body: unknown }

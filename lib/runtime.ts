@@ -35,6 +35,9 @@ export interface CloseOptions {
   timeout?: number
 }
 
+/** The longest delay Node's timers take (2^31 - 1 ms, ~24.8 days); longer ones fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
 /** The id of the root supervisor in paths and telemetry. */
 export const ROOT = 'root'
 
@@ -58,6 +61,7 @@ export class Runtime extends EventEmitter<TelemetryEvents> {
   /** Ids of pushed events: sequential from 1 (seed 0). */
   readonly #ids = new IdSource(0)
   #state: State = 'running'
+  #closing: Promise<void> | undefined
 
   /** @internal use {@link start} */
   constructor (spec: TreeSpec, baseDir: string) {
@@ -95,9 +99,9 @@ export class Runtime extends EventEmitter<TelemetryEvents> {
       if (stage.kind !== 'producer') continue
       this.#pushes.set(stage.id, new PushChannel(stage, this.#ids, this.#codec, {
         drain: (id) => this.emit('drain', { stage: id }),
-        dropped: (id, count) => {
+        dropped: (id, count, reason) => {
           this.#wiring.addDropped(id, count)
-          this.emit('stage:dropped', { stage: id, count, reason: 'no_producer' })
+          this.emit('stage:dropped', { stage: id, count, reason })
         },
       }))
     }
@@ -172,10 +176,11 @@ export class Runtime extends EventEmitter<TelemetryEvents> {
    *   ERR_ACTOR_GONE (it exited before replying), ERR_NOT_IMPLEMENTED, or the handler's own error.
    */
   call (name: string, request: unknown, options: CallOptions = {}): Promise<unknown> {
-    const timeout = options.timeout ?? 5000
-    if (!Number.isInteger(timeout) || timeout <= 0) {
-      return Promise.reject(new InvalidArgumentError(`options.timeout must be a positive integer (ms), got ${String(timeout)}`))
+    const timeout = (options ?? {}).timeout ?? 5000
+    if (!Number.isInteger(timeout) || timeout <= 0 || timeout > MAX_TIMER_MS) {
+      return Promise.reject(new InvalidArgumentError(`options.timeout must be an integer from 1 to ${MAX_TIMER_MS} (ms), got ${JSON.stringify(timeout)}`))
     }
+    if (this.#state !== 'running') return Promise.reject(new RuntimeClosedError(`the runtime is ${this.#state}`))
     const actor = this.#registry.lookup(name)
     if (actor === undefined) return Promise.reject(new ActorNotFoundError(`no actor named "${name}" is running`))
     return actor.call(request, timeout, actor.stage(name) !== undefined ? name : undefined)
@@ -224,8 +229,13 @@ export class Runtime extends EventEmitter<TelemetryEvents> {
    * its shutdown timeout. Past `options.timeout` whatever is left is
    * terminated. Afterwards no thread, port or timer of the runtime remains.
    */
-  async close (options: CloseOptions = {}): Promise<void> {
-    if (this.#state === 'closed' || this.#state === 'closing') return
+  close (options: CloseOptions = {}): Promise<void> {
+    this.#closing ??= this.#close(options)
+    return this.#closing
+  }
+
+  async #close (options: CloseOptions): Promise<void> {
+    if (this.#state === 'closed') return
     this.#state = 'closing'
     for (const channel of this.#pushes.values()) channel.close()
     const timeout = options.timeout ?? 30_000

@@ -56,9 +56,10 @@ export interface StageDroppedEvent {
   /**
    * `buffer_full`: the stage's buffer overflowed (its `bufferKeep` chose what went);
    * `no_producer`: pushed while the producer was down, past its bufferSize;
-   * `task_failed`: a consumer_supervisor task failed after its retries.
+   * `task_failed`: a consumer_supervisor task failed after its retries;
+   * `unencodable`: a pushed payload could not be encoded to cross threads (a symbol, a cycle, a function...).
    */
-  reason: 'buffer_full' | 'no_producer' | 'task_failed'
+  reason: 'buffer_full' | 'no_producer' | 'task_failed' | 'unencodable'
 }
 
 /** Payload of `stage:lost`: events that were inside a stage when its thread ended. */

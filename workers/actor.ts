@@ -20,7 +20,7 @@ import { getHeapStatistics } from 'node:v8'
 import { loadActorModule } from '../lib/actor/behaviour.js'
 import type { ActorContext, ActorModule, ExitReason } from '../lib/actor/behaviour.js'
 import { serveCalls } from '../lib/actor/call-channel.js'
-import { NotImplementedError, ProtocolError, toWire } from '../lib/errors.js'
+import { InvalidArgumentError, NotImplementedError, ProtocolError, describeThrown, toWire } from '../lib/errors.js'
 import { isBuiltinRequest } from '../lib/protocol.js'
 import type { ActorBoot, ActorStats, BuiltinRequest, CallResult, DropCounts, ExitReasonWire, FromActor, ToActor } from '../lib/protocol.js'
 import { StageHost } from '../lib/stage/host.js'
@@ -102,9 +102,12 @@ async function handleCall (request: unknown, stage?: string): Promise<CallResult
     if (module.handleCall === undefined) {
       throw new NotImplementedError(`actor "${boot.id}" has no handleCall`)
     }
-    const { reply, state: next } = await module.handleCall(request, state, ctx)
-    state = next
-    return { ok: true, value: reply }
+    const result = await module.handleCall(request, state, ctx)
+    if (typeof result !== 'object' || result === null || !('state' in result)) {
+      throw new InvalidArgumentError(`actor "${boot.id}": handleCall must return { reply, state }, got ${describeThrown(result)}`)
+    }
+    state = result.state
+    return { ok: true, value: result.reply }
   } catch (err) {
     return { ok: false, error: toWire(err) }
   }
@@ -148,6 +151,7 @@ function onControl (message: ToActor): void {
     case 'link':
     case 'down':
     case 'ingest':
+    case 'unawait':
       if (host === undefined) throw new ProtocolError(`actor "${boot.id}" hosts no stages; got ${message.type}`)
       host.control(message).catch(onUncaughtException)
       break

@@ -11,7 +11,7 @@
  */
 import type { MessagePort } from 'node:worker_threads'
 import * as Comlink from 'comlink'
-import { ActorGoneError, CallTimeoutError, MailboxFullError, fromWire } from '../errors.js'
+import { ActorGoneError, CallTimeoutError, InvalidArgumentError, MailboxFullError, describeThrown, fromWire } from '../errors.js'
 import type { CallResult, CallTarget } from '../protocol.js'
 
 /**
@@ -60,6 +60,11 @@ export class CallClient {
     if (this.#pending.size >= this.#maxPending) {
       return Promise.reject(new MailboxFullError(`actor "${name}" has ${this.#pending.size} calls in flight, the limit`))
     }
+    try {
+      structuredClone(request)
+    } catch (err) {
+      return Promise.reject(new InvalidArgumentError(`the request to actor "${name}" cannot be sent to a thread (it must be plain data): ${describeThrown(err)}`))
+    }
     return new Promise((resolve, reject) => {
       const entry: Pending = {
         reject,
@@ -77,7 +82,9 @@ export class CallClient {
       }, (err: unknown) => {
         if (!this.#pending.delete(entry)) return
         clearTimeout(entry.timer)
-        reject(err instanceof Error ? err : new Error(String(err)))
+        // Only transport failures land here (the actor's own errors come back as CallResult):
+        // a request or reply that structured clone refuses, typically.
+        reject(new InvalidArgumentError(`call to actor "${name}" could not be carried (requests and replies must be plain data): ${describeThrown(err)}`))
       })
     })
   }

@@ -192,8 +192,8 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
    * @throws the server's own error (rejects), e.g. `EADDRINUSE`.
    */
   listen (): Promise<{ port: number }> {
+    if (this.#state === 'closing' || this.#state === 'closed') return Promise.reject(new RuntimeClosedError('the endpoint is closed'))
     if (this.#listening !== null) return this.#listening
-    if (this.#state !== 'idle') return Promise.reject(new RuntimeClosedError('the endpoint is closed'))
     this.#state = 'listening'
     this.#server.on('upgrade', this.#onUpgrade)
     this.#hub.start()
@@ -273,11 +273,16 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
    * running, without the endpoint's listener). Sockets that have not completed the close handshake
    * within `timeoutMs` are terminated. Leaves no timer, socket or listener behind. Idempotent.
    *
-   * @throws {InvalidArgumentError} `ERR_INVALID_ARGUMENT` `options.timeoutMs` is not a positive integer.
+   * @throws {InvalidArgumentError} `ERR_INVALID_ARGUMENT` (rejects) `options.timeoutMs` is not a positive integer.
    */
   close (options: EndpointCloseOptions = {}): Promise<void> {
     if (this.#closing !== null) return this.#closing
-    const timeoutMs = positiveInteger('timeoutMs', options.timeoutMs, ENDPOINT_DEFAULTS.closeTimeoutMs)
+    let timeoutMs: number
+    try {
+      timeoutMs = positiveInteger('timeoutMs', options.timeoutMs, ENDPOINT_DEFAULTS.closeTimeoutMs)
+    } catch (err) {
+      return Promise.reject(err)
+    }
     this.#closing = this.#shutdown(timeoutMs)
     return this.#closing
   }

@@ -59,8 +59,9 @@ async function main (argv: string[]): Promise<number> {
   let duration: number | undefined
   if (values.duration !== undefined) {
     duration = Number(values.duration)
-    if (!Number.isFinite(duration) || duration <= 0) {
-      process.stderr.write(`stagewire: --duration must be a positive number of seconds, got ${JSON.stringify(values.duration)}\n`)
+    // Node's timers stop at 2^31 - 1 ms; a longer one would fire at once.
+    if (!Number.isFinite(duration) || duration <= 0 || duration > (2 ** 31 - 1) / 1000) {
+      process.stderr.write(`stagewire: --duration must be a number of seconds from 0 to 2147483, got ${JSON.stringify(values.duration)}\n`)
       return 2
     }
   }

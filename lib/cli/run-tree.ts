@@ -22,7 +22,7 @@ export async function runTree (specPath: string, options: RunOptions): Promise<n
   try {
     runtime = await start(specPath)
   } catch (e) {
-    err.write(`stagewire: ${describeThrown(e)}\n`)
+    err.write(`stagewire: ${specPath}: ${describeThrown(e)}\n`)
     return 1
   }
   const startedAt = Date.now()

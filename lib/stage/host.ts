@@ -61,6 +61,8 @@ export class StageHost {
   readonly #ingest = new Map<string, { port: MessagePort, codec: BatchCodec }>()
   readonly #codec: string
   readonly #ids: IdSource
+  /** Wiring instructions run one after another (see {@link control}). */
+  #controls: Promise<void> = Promise.resolve()
 
   constructor (env: HostEnvironment, options: { codec: string, idSeed: number }) {
     this.#env = env
@@ -73,6 +75,9 @@ export class StageHost {
   async load (boots: StageBoot[]): Promise<void> {
     for (const boot of boots) {
       const module = checkStageModule(boot.kind, await loadActorModule(boot.module) as Record<string, unknown>, boot.module)
+      if (boot.tasks?.runner === 'piscina' && typeof (await import(boot.module) as { run?: unknown }).run !== 'function') {
+        throw new InvalidArgumentError(`stage "${boot.id}": tasks.runner "piscina" calls the module's named export run; ${boot.module} has no \`export function run\``)
+      }
       const dispatcher = boot.kind === 'consumer' ? undefined : await dispatcherFactory(boot)
       const ids = this.#ids
       const stage = new Stage(module, {
@@ -126,12 +131,23 @@ export class StageHost {
     this.#ingest.clear()
   }
 
-  /** Carries out one wiring instruction from the main thread. */
-  async control (message: StageControl): Promise<void> {
+  /**
+   * Carries out one wiring instruction from the main thread, in arrival order: a link may need to
+   * import a selector or key function first, and the news that its consumer went away must not
+   * overtake it (a dead subscription left in a broadcast dispatcher would hold the others at zero).
+   */
+  control (message: StageControl): Promise<void> {
+    const run = this.#controls.then(() => this.#control(message))
+    this.#controls = run.catch(() => {})
+    return run
+  }
+
+  async #control (message: StageControl): Promise<void> {
     switch (message.type) {
       case 'link': await this.#link(message); break
       case 'down': this.#down(message.ref, message.reason); break
       case 'ingest': this.#takeIngest(message.stage, message.port); break
+      case 'unawait': this.#stage(message.stage).unawait(); break
       default: throw new ProtocolError(`unknown stage control message ${JSON.stringify(message)}`)
     }
   }
@@ -204,6 +220,8 @@ export class StageHost {
     const stage = this.#stage(stageId)
     if (stage.kind !== 'producer') throw new InvalidArgumentError(`stage "${stageId}" is a ${stage.kind}; only a producer takes pushed events`)
     const codec = createCodec(this.#codec)
+    // A new push port replaces the old one (the main thread resets it after a refused batch).
+    this.#ingest.get(stageId)?.port.close()
     this.#ingest.set(stageId, { port, codec })
     port.on('message', (message: IngestMessage) => {
       try {

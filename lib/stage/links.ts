@@ -12,7 +12,7 @@
  * @internal
  */
 import type { MessagePort } from 'node:worker_threads'
-import { ProtocolError } from '../errors.js'
+import { InvalidArgumentError, ProtocolError, describeThrown } from '../errors.js'
 import type { DataMessage } from '../protocol.js'
 import type { BatchCodec } from './codec/codec.js'
 import { ConsumerDemand } from './consumer-demand.js'
@@ -59,7 +59,13 @@ export class PortDownstream implements Downstream {
   }
 
   send (events: readonly Envelope[], count: number): void {
-    const { body, transfer } = this.#codec.encode(events, count)
+    let encoded
+    try {
+      encoded = this.#codec.encode(events, count)
+    } catch (err) {
+      throw new InvalidArgumentError(`an event sent to stage "${this.consumer}" cannot cross threads (payloads must be plain data: no symbols, functions or cycles): ${describeThrown(err)}`)
+    }
+    const { body, transfer } = encoded
     this.#peer.addReceived(count)
     this.#port.postMessage({ t: 'events', n: count, body } satisfies DataMessage, transfer)
   }

@@ -34,7 +34,7 @@ export interface PushMeta {
 /** Reports from a push channel to the runtime. */
 export interface PushEvents {
   drain (stage: string): void
-  dropped (stage: string, count: number): void
+  dropped (stage: string, count: number, reason: 'no_producer' | 'unencodable'): void
 }
 
 const origin = performance.timeOrigin
@@ -49,6 +49,7 @@ export class PushChannel {
   #batch: Envelope[] = []
   #port: MessagePort | undefined
   #codec: BatchCodec | undefined
+  #actor: ActorRef | undefined
   #counters: StageCounters | undefined
   /** Events posted to the current producer instance. */
   #sent = 0
@@ -73,6 +74,7 @@ export class PushChannel {
     if (boot === undefined) return
     const { port1, port2 } = new MessageChannel()
     actor.control({ type: 'ingest', stage: this.stage, port: port2 }, [port2])
+    this.#actor = actor
     // Our end must not keep the process alive on its own: the worker does while it runs.
     port1.unref()
     this.#port = port1
@@ -86,6 +88,7 @@ export class PushChannel {
   detach (): void {
     this.#port?.close()
     this.#port = undefined
+    this.#actor = undefined
     this.#codec = undefined
     this.#counters = undefined
     this.#sent = 0
@@ -172,10 +175,40 @@ export class PushChannel {
       return
     }
     this.#batch = []
-    const { body, transfer } = codec.encode(batch, batch.length)
+    try {
+      const { body, transfer } = codec.encode(batch, batch.length)
+      port.postMessage({ t: 'events', n: batch.length, body } satisfies IngestMessage, transfer)
+    } catch {
+      this.#sendValid(batch)
+      return
+    }
     this.#sent += batch.length
     this.#counters?.addReceived(batch.length)
-    port.postMessage({ t: 'events', n: batch.length, body } satisfies IngestMessage, transfer)
+  }
+
+  /**
+   * A batch the codec refused (a payload with a symbol, a cycle, a function...): find the events
+   * that cannot be encoded with a throwaway codec, drop them (counted as `unencodable`), and send
+   * the rest. The port's own codec may have learned half a batch before it threw, so the port is
+   * replaced first: both ends start again from a fresh codec.
+   */
+  #sendValid (batch: Envelope[]): void {
+    const probe = createCodec(this.#codecName)
+    const valid: Envelope[] = []
+    for (const event of batch) {
+      try {
+        probe.encode([event], 1)
+        valid.push(event)
+      } catch {
+        // dropped below
+      }
+    }
+    const dropped = batch.length - valid.length
+    if (dropped > 0) this.#events.dropped(this.stage, dropped, 'unencodable')
+    const actor = this.#actor
+    if (actor !== undefined) this.attach(actor)
+    this.#batch = valid.concat(this.#batch)
+    if (this.#batch.length > 0) this.#scheduleFlush()
   }
 
   /** While the producer is down, keep at most bufferSize events, by its bufferKeep. */
@@ -184,6 +217,6 @@ export class PushChannel {
     if (over <= 0) return
     if (this.#spec.bufferKeep === 'last') batch.splice(0, over)
     else batch.length = this.#spec.bufferSize
-    this.#events.dropped(this.stage, over)
+    this.#events.dropped(this.stage, over, 'no_producer')
   }
 }

@@ -25,7 +25,7 @@
  * @internal
  */
 import type { ExitReason } from '../actor/behaviour.js'
-import { NotImplementedError } from '../errors.js'
+import { InvalidArgumentError, NotImplementedError, describeThrown } from '../errors.js'
 import type {
   Consume, ConsumerModule, Emit, From, ProducerConsumerModule, ProducerModule, StageContext, StageKind, StageModule,
 } from './behaviour.js'
@@ -154,6 +154,9 @@ export class Stage {
     const handleCall = this.#module.handleCall
     if (handleCall === undefined) throw new NotImplementedError(`stage "${this.id}" has no handleCall`)
     const result = await handleCall.call(this.#module, request, this.#state, this.#ctx)
+    if (typeof result !== 'object' || result === null || !('state' in result)) {
+      throw new InvalidArgumentError(`stage "${this.id}": handleCall must return { reply, state }, got ${describeThrown(result)}`)
+    }
     this.#state = result.state
     if (result.events !== undefined && result.events.length > 0) this.#emitOutside(result.events)
     return result.reply
@@ -187,6 +190,11 @@ export class Stage {
     const demand = this.#dispatcherOf().subscribe(down, options)
     if (this.#gate > 0 && --this.#gate === 0) this.#releaseGate()
     this.#addDemand(demand)
+  }
+
+  /** One of the subscribers this producer waits for will not come (it went down first). */
+  unawait (): void {
+    if (this.#gate > 0 && --this.#gate === 0) this.#releaseGate()
   }
 
   /** A consumer asks for `count` more events. */
@@ -378,7 +386,6 @@ export class Stage {
       const count = chunk.length
       up.queued -= count
       f[SLOT.queued] -= count
-      f[SLOT.handled] += count
       f[SLOT.callbacks]++
       let result: Emit<unknown> | Consume<unknown> | void | Promise<Emit<unknown> | Consume<unknown> | void>
       try {
@@ -402,6 +409,9 @@ export class Stage {
   }
 
   #afterChunk (up: UpstreamState, count: number, result: Emit<unknown> | Consume<unknown> | void): void {
+    // Counted once handleEvents has returned: a chunk whose callback throws (or whose thread dies
+    // mid-callback) is received and not handled, so it is counted as lost.
+    this.counters.f[SLOT.handled] += count
     if (result !== undefined && result !== null) {
       this.#state = result.state
       const events = (result as Emit<unknown>).events

@@ -67,6 +67,10 @@ export class Wiring {
   readonly #stages = new Map<string, StageRecord>()
   readonly #subs: Subscription[] = []
   readonly #watched = new WeakSet<ActorRef>()
+  /** Producer → the consumers its starting instance waits for (broadcast gate), until each links or goes down. */
+  readonly #awaiting = new Map<string, Set<string>>()
+  /** Producer → waits to cancel once its instance registers (consumers that went down before it did). */
+  readonly #unawaitLater = new Map<string, number>()
   #nextRef = 1
 
   constructor (registry: Registry, emit: Emit) {
@@ -99,13 +103,15 @@ export class Wiring {
    * consumer that may never come back.
    */
   awaitSubscribers (producer: string): number {
-    let n = 0
+    const awaited = new Set<string>()
     for (const sub of this.#subs) {
       if (sub.spec.producer !== producer) continue
       const consumer = this.#stages.get(sub.consumer)
-      if (consumer !== undefined && (!consumer.seen || consumer.actor?.alive === true)) n++
+      if (consumer !== undefined && (!consumer.seen || consumer.actor?.alive === true)) awaited.add(sub.consumer)
     }
-    return n
+    this.#awaiting.set(producer, awaited)
+    this.#unawaitLater.delete(producer)
+    return awaited.size
   }
 
   /** Counts drops that happened outside any stage instance (pushes while the producer was down). */
@@ -161,6 +167,9 @@ export class Wiring {
     for (const sub of this.#subs) {
       if (sub.link === undefined && (sub.consumer === name || sub.spec.producer === name)) this.#link(sub)
     }
+    const later = this.#unawaitLater.get(name) ?? 0
+    this.#unawaitLater.delete(name)
+    for (let i = 0; i < later; i++) actor.control({ type: 'unawait', stage: name })
   }
 
   #link (sub: Subscription): void {
@@ -172,6 +181,7 @@ export class Wiring {
     if (producerBoot === undefined || consumerBoot === undefined) return
     const ref = this.#nextRef++
     sub.link = { ref, producer, consumer }
+    this.#awaiting.get(sub.spec.producer)?.delete(sub.consumer)
     const options: LinkOptionsWire = {
       maxDemand: sub.spec.maxDemand,
       minDemand: sub.spec.minDemand,
@@ -198,6 +208,15 @@ export class Wiring {
       sub.link = undefined
       const other = link.producer === actor ? link.consumer : link.producer
       if (other !== actor && other.alive) other.control({ type: 'down', ref: link.ref, reason: wire })
+    }
+    // Producers still waiting for one of these stages to subscribe stop waiting: it is gone.
+    for (const id of actor.stageIds) {
+      for (const [producer, awaited] of this.#awaiting) {
+        if (!awaited.delete(id)) continue
+        const target = this.#registry.lookup(producer)
+        if (target !== undefined && target.alive && target.stage(producer) !== undefined) target.control({ type: 'unawait', stage: producer })
+        else this.#unawaitLater.set(producer, (this.#unawaitLater.get(producer) ?? 0) + 1)
+      }
     }
     for (const id of actor.stageIds) {
       const record = this.#stages.get(id)

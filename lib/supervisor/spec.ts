@@ -26,7 +26,9 @@ const ID = /^[A-Za-z0-9_][A-Za-z0-9_.:-]*$/
 const id = z.string().regex(ID, { error: 'must be a name of letters, digits and _ . : - (not starting with . : -)' })
 const restart = z.enum(['permanent', 'transient', 'temporary'])
 const strategy = z.enum(['one_for_one', 'one_for_all', 'rest_for_one'])
-const ms = z.number().int().positive()
+/** Node's timers take at most 2^31 - 1 ms (~24.8 days); a longer one fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1
+const ms = z.number().int().positive().max(MAX_TIMER_MS)
 const shutdown = z.union([ms, z.literal('brutal_kill'), z.literal('infinity')])
 
 const workerSchema = z.strictObject({
@@ -38,7 +40,7 @@ const workerSchema = z.strictObject({
   shutdown: shutdown.optional(),
   heartbeatMs: ms.optional(),
   heartbeatTimeoutMs: ms.optional(),
-  statsMs: z.number().int().nonnegative().optional(),
+  statsMs: z.number().int().nonnegative().max(MAX_TIMER_MS).optional(),
   startTimeoutMs: ms.optional(),
   resourceLimits: z.strictObject({
     maxOldGenerationSizeMb: z.number().positive().optional(),
@@ -51,7 +53,7 @@ const workerSchema = z.strictObject({
 
 const intensity = {
   maxRestarts: z.number().int().nonnegative().optional(),
-  maxSeconds: z.number().positive().optional(),
+  maxSeconds: z.number().positive().max(MAX_TIMER_MS / 1000).optional(),
 }
 
 const supervisorSchema = z.strictObject({
@@ -327,6 +329,7 @@ function parseChild (value: unknown, path: string, ctx: Ctx): ChildSpec | undefi
     const w = check(workerSchema, value, path, ctx)
     if (w === undefined) return undefined
     const module = resolveModule(w.module, `${join(path, 'module')}`, ctx)
+    checkCloneable(w.args, join(path, 'args'), ctx)
     let stages: StageSpec[] | undefined
     if (w.stage === undefined) {
       for (const key of STAGE_KEYS) {
@@ -404,6 +407,16 @@ function claimId (childId: string, path: string, ctx: Ctx, exact = false): void 
   }
 }
 
+/** `args` travel to a worker thread by structured clone: functions, symbols and the like cannot. */
+function checkCloneable (value: unknown, path: string, ctx: Ctx): void {
+  if (value === undefined) return
+  try {
+    structuredClone(value)
+  } catch (err) {
+    ctx.problems.push({ path, message: `${path} cannot be sent to a thread (it must be plain data): ${describeThrown(err)}` })
+  }
+}
+
 /** `"./keys.js#byUser"` → the module's URL and the export's name. */
 function resolveFunction (ref: string, path: string, ctx: Ctx): FunctionRef | undefined {
   const hash = ref.lastIndexOf('#')
@@ -423,7 +436,12 @@ function resolveModule (spec: string, path: string, ctx: Ctx): string | undefine
   }
   let file: string
   if (spec.startsWith('file:')) {
-    file = fileURLToPath(spec)
+    try {
+      file = fileURLToPath(spec)
+    } catch (err) {
+      ctx.problems.push({ path, message: `${path} is not a usable file: URL: ${show(spec)} (${describeThrown(err)})` })
+      return undefined
+    }
   } else if (spec.includes(':') && !isAbsolute(spec)) {
     ctx.problems.push({ path, message: `${path} must be a file path, a file: URL or builtin:<name>, got ${show(spec)}` })
     return undefined
@@ -462,6 +480,7 @@ function describeIssue (issue: z.core.$ZodIssue, where: string): string {
       if (input === undefined) return `${name} is required`
       return `${name} must be ${article(issue.expected)}, got ${show(input)}`
     case 'too_small':
+      if (issue.origin === 'string' && Number(issue.minimum) === 1) return `${name} must not be empty`
       return `${name} must be ${issue.inclusive === false ? '>' : '>='} ${String(issue.minimum)}, got ${show(input)}`
     case 'too_big':
       return `${name} must be ${issue.inclusive === false ? '<' : '<='} ${String(issue.maximum)}, got ${show(input)}`
@@ -497,6 +516,7 @@ function join (path: string, ...keys: string[]): string {
 }
 
 function show (value: unknown): string {
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value)
   let text: string
   try {
     text = JSON.stringify(value) ?? String(value)

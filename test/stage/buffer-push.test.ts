@@ -1,8 +1,9 @@
 // The producer buffer and runtime.push() through real worker threads: both
 // keep modes with a consumer that subscribes later, every drop reported
-// (telemetry and runtime.stages()), push()'s high-water mark and `drain`,
-// a feeder that waits for drain losing nothing, and a buffer that meets part
-// of a new demand.
+// (telemetry and runtime.stages(), also when the producer dies or restarts),
+// push()'s high-water mark and `drain` (never early), a feeder that waits for
+// drain losing nothing, a buffer that meets part of a new demand, and a
+// producer_consumer's buffer, bounded like a producer's.
 import t from 'tap'
 import { start } from '../../lib/index.js'
 import type { Runtime, StageDroppedEvent } from '../../lib/index.js'

@@ -72,5 +72,5 @@ t.test('a child that keeps failing at restart is stopped by the intensity limit'
   t.same(restarts, [], 'no restart ever succeeded')
   t.equal(rt.state, 'failed')
   t.same(rt.whichChildren().map((c) => c.status), ['stopped', 'stopped'])
-  await t.rejects(rt.call('sibling', 'count'), { code: 'ERR_ACTOR_NOT_FOUND' })
+  await t.rejects(rt.call('sibling', 'count'), { code: 'ERR_RUNTIME_CLOSED', message: 'the runtime is failed' })
 })

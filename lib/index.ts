@@ -10,6 +10,16 @@ export type {
   TreeSpec, ChildSpec, WorkerChildSpec, SupervisorChildSpec, DynamicSupervisorChildSpec, Strategy, RestartType, ShutdownSpec,
 } from './supervisor/spec.js'
 export type { ChildInfo, ChildStatus } from './supervisor/supervisor.js'
+export { defineProducer, defineProducerConsumer, defineConsumer, defineConsumerSupervisor } from './stage/behaviour.js'
+export type {
+  StageModule, ProducerModule, ProducerConsumerModule, ConsumerModule, ConsumerSupervisorModule, StageContext, StageKind,
+  From, Emit, Consume, StageCallReply,
+} from './stage/behaviour.js'
+export type { Envelope } from './stage/envelope.js'
+export type { StageInfo } from './stage/wiring.js'
+export type { PushMeta } from './stage/push.js'
+export type { StageSpec, SubscriptionSpec } from './supervisor/spec.js'
+export { signToken, verifyToken } from './channels/token.js'
 export type { ActorStats } from './protocol.js'
 export type * from './telemetry.js'
 export * from './errors.js'

@@ -9,6 +9,7 @@
  * pending when the actor goes away (a comlink call to a dead port would wait
  * forever).
  */
+import { receiveMessageOnPort } from 'node:worker_threads'
 import type { MessagePort } from 'node:worker_threads'
 import * as Comlink from 'comlink'
 import { ActorGoneError, CallTimeoutError, InvalidArgumentError, MailboxFullError, describeThrown, fromWire } from '../errors.js'
@@ -89,15 +90,25 @@ export class CallClient {
     })
   }
 
-  /** Fails every pending call with ERR_ACTOR_GONE and closes the port. */
+  /**
+   * Fails every call still pending with ERR_ACTOR_GONE and closes the port. Replies the thread sent
+   * before it ended may still wait in the port (the worker's exit can be seen first): they are handed
+   * to comlink before anything is failed.
+   */
   close (name: string, reason: string): void {
     this.#goneReason = reason
-    for (const entry of this.#pending) {
-      clearTimeout(entry.timer)
-      entry.reject(new ActorGoneError(`actor "${name}" went away (${reason}) before replying`))
+    for (let m = receiveMessageOnPort(this.#port); m !== undefined; m = receiveMessageOnPort(this.#port)) {
+      this.#port.dispatchEvent(new MessageEvent('message', { data: m.message }))
     }
-    this.#pending.clear()
-    this.#remote[Comlink.releaseProxy]?.()
-    this.#port.close()
+    // comlink settles those calls a few promise turns later: fail the others after that.
+    setImmediate(() => {
+      for (const entry of this.#pending) {
+        clearTimeout(entry.timer)
+        entry.reject(new ActorGoneError(`actor "${name}" went away (${reason}) before replying`))
+      }
+      this.#pending.clear()
+      this.#remote[Comlink.releaseProxy]?.()
+      this.#port.close()
+    })
   }
 }

@@ -5,38 +5,19 @@
 import t from 'tap'
 import { start } from '../../lib/index.js'
 import type { Runtime, StageLostEvent } from '../../lib/index.js'
-import type { StageInfo } from '../../lib/stage/wiring.js'
-import { fixture, waitFor } from '../helpers.js'
+import { waitFor } from '../helpers.js'
+import { stage, range, info, crash, pushRange } from './support.js'
+import type { Ledger } from './support.js'
 
-const stage = (name: string): string => fixture(`stages/${name}`)
-const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i)
 
-interface Ledger { payloads: unknown[], from: string[], chunks: number[], started: number }
 interface Exit { id: string, reason: { kind: string, error?: Error } }
 
-function info (rt: Runtime, id: string): StageInfo {
-  const found = rt.stages().find((s) => s.id === id)
-  if (found === undefined) throw new Error(`no stage ${id}`)
-  return found
-}
 
 function threadOf (rt: Runtime, id: string): number | undefined {
   return rt.whichChildren().find((c) => c.id === id)?.threadId
 }
 
-/**
- * Asks a fixture stage to crash on its next turn. The reply can lose the race with the thread's
- * exit (it travels on another port), so ERR_ACTOR_GONE counts as done too; tests wait on events.
- */
-async function crash (rt: Runtime, id: string): Promise<void> {
-  await rt.call(id, 'crash').catch((err: { code?: string }) => {
-    if (err.code !== 'ERR_ACTOR_GONE') throw err
-  })
-}
 
-function pushRange (rt: Runtime, from: number, to: number): void {
-  for (let i = from; i <= to; i++) rt.push('source', i)
-}
 
 /** Exits of `id`, as they happen. */
 function exitsOf (rt: Runtime, id: string): Exit[] {

@@ -12,30 +12,14 @@ import t from 'tap'
 import { start } from '../../lib/index.js'
 import type { Runtime } from '../../lib/index.js'
 import { hashKey } from '../../lib/stage/dispatcher/partition.js'
-import type { StageInfo } from '../../lib/stage/wiring.js'
-import { fixture, waitFor } from '../helpers.js'
+import { waitFor } from '../helpers.js'
+import { stage, range, info, crash } from './support.js'
+import type { Ledger } from './support.js'
 
-const stage = (name: string): string => fixture(`stages/${name}`)
-const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i)
 
 interface CheckerReport { count: number, outOfOrder: number, chunks: number[], last: Record<string, number> }
-interface Ledger { payloads: unknown[], from: string[], chunks: number[], started: number }
 
-function info (rt: Runtime, id: string): StageInfo {
-  const found = rt.stages().find((s) => s.id === id)
-  if (found === undefined) throw new Error(`no stage ${id}`)
-  return found
-}
 
-/**
- * Asks a fixture stage to crash on its next turn. The reply can lose the race with the thread's
- * exit (it travels on another port), so ERR_ACTOR_GONE counts as done too; tests wait on events.
- */
-async function crash (rt: Runtime, id: string): Promise<void> {
-  await rt.call(id, 'crash').catch((err: { code?: string }) => {
-    if (err.code !== 'ERR_ACTOR_GONE') throw err
-  })
-}
 
 /** Counts every child exit, to assert that no stage broke the demand contract (ERR_DEMAND_EXCEEDED crashes it). */
 function exits (rt: Runtime): string[] {

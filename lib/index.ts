@@ -20,6 +20,20 @@ export type { StageInfo } from './stage/wiring.js'
 export type { PushMeta } from './stage/push.js'
 export type { StageSpec, SubscriptionSpec } from './supervisor/spec.js'
 export { signToken, verifyToken } from './channels/token.js'
+export type { TokenSecret, SignTokenOptions, VerifyTokenOptions } from './channels/token.js'
+export { Endpoint, ENDPOINT_DEFAULTS } from './channels/endpoint.js'
+export type { EndpointOptions, EndpointCloseOptions } from './channels/endpoint.js'
+export { defineChannel } from './channels/behaviour.js'
+export type {
+  ChannelModule, ChannelSocket, Assigns, JoinResult, JoinOk, JoinRefused, Reply, HandleInResult, TerminateReason,
+} from './channels/behaviour.js'
+export { CLOSE_CODES, DISCONNECT_REASONS } from './channels/events.js'
+export type {
+  EndpointEvents, EndpointStats, EndpointDrops, ConnectionInfo, DisconnectReason, SocketConnectedEvent, SocketRefusedEvent,
+  SocketClosedEvent, ChannelJoinedEvent, ChannelRefusedEvent, ChannelClosedEvent, ChannelCrashedEvent, FrameInvalidEvent,
+} from './channels/events.js'
+export { REPLY_REASONS } from './channels/connection.js'
+export type { OutboundPolicy } from './channels/outbound.js'
 export type { ActorStats } from './protocol.js'
 export type * from './telemetry.js'
 export * from './errors.js'

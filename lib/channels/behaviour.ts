@@ -32,7 +32,7 @@ export type MaybePromise<T> = T | Promise<T>
 
 /**
  * The view of one joined (client, topic) that callbacks receive: Phoenix's `socket` argument.
- * It stays valid after the callback returns; once the channel is closed, `push` returns false.
+ * It stays valid after the callback returns (an async task may keep it and push later).
  */
 export interface ChannelSocket<A extends object = Assigns> {
   /** The connection's id (unique within its endpoint): what `endpoint.disconnect(id)` takes. */
@@ -44,8 +44,9 @@ export interface ChannelSocket<A extends object = Assigns> {
   /** The client's ref for this join; per-client pushes carry it so a later rejoin drops stale ones. */
   readonly joinRef: string
   /**
-   * Sends `event` to this client only, on this channel. Returns false (and sends nothing) once
-   * the channel is closed or its connection is gone.
+   * Sends `event` to this client only, on this channel. Returns false (and sends nothing) while
+   * `join` has not succeeded yet (as in Phoenix, push from `join` is not possible: the client is not
+   * joined until it has the reply), and once the channel is closed or its connection is gone.
    *
    * @throws {InvalidArgumentError} `ERR_INVALID_ARGUMENT` the payload is not a plain object or
    *   bytes, or cannot be serialised to JSON.

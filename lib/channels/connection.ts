@@ -186,6 +186,9 @@ export class Connection implements ChannelConnection {
    */
   close (code: number, reason: DisconnectReason, message: string): void {
     if (this.isClosed) return
+    // What is already queued (a last broadcast, the reply to the frame that got it closed) goes out
+    // before the close frame; except when the queue itself is the reason.
+    if (reason !== 'outbound_limit') this.flush()
     this.#closing(reason, code, message)
     this.ws.close(code, closeReason(message))
   }

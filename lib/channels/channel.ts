@@ -74,7 +74,8 @@ const SKIP = Symbol('skip')
 
 /**
  * One channel actor. The connection creates it for a `phx_join` and drives it; the app's module
- * sees it as its `socket` ({@link ChannelSocket}).
+ * sees it as its `socket` ({@link ChannelSocket}). Its methods throw nothing unless noted: whatever a
+ * callback throws is contained here.
  *
  * @internal
  */

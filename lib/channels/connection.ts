@@ -80,7 +80,12 @@ const OPEN = 1
 const kConnection = Symbol('stagewire.connection')
 type Tagged<T> = T & { [kConnection]?: Connection }
 
-/** @internal */
+/**
+ * One accepted WebSocket. Its methods throw nothing unless noted: a bad frame gets a reply or a close,
+ * and anything unexpected closes this connection only (1011, `socket:closed` with the error).
+ *
+ * @internal
+ */
 export class Connection implements ChannelConnection {
   readonly id: string
   readonly assigns: Assigns

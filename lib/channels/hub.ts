@@ -54,7 +54,11 @@ const SWEEP_MIN_MS = 10
 // Past this many processed entries the dirty list is compacted, so sustained load cannot grow it.
 const DIRTY_COMPACT_AT = 4096
 
-/** @internal */
+/**
+ * The endpoint's insides (see the module comment). Only `broadcast` throws, on bad arguments.
+ *
+ * @internal
+ */
 export class Hub implements ConnectionHub {
   readonly routes: CompiledRoutes<ChannelRoute>
   readonly maxChannels: number

@@ -41,3 +41,15 @@ export function record (
   for (const name of events) emitter.on(name, (payload: { id?: string }) => log.push(`${name}:${payload.id ?? ''}`))
   return log
 }
+
+/** mulberry32: a tiny seeded PRNG, so a failing random run can be replayed from its seed. */
+export function prng (seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let x = a
+    x = Math.imul(x ^ (x >>> 15), x | 1)
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
+  }
+}

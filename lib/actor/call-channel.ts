@@ -61,11 +61,6 @@ export class CallClient {
     if (this.#pending.size >= this.#maxPending) {
       return Promise.reject(new MailboxFullError(`actor "${name}" has ${this.#pending.size} calls in flight, the limit`))
     }
-    try {
-      structuredClone(request)
-    } catch (err) {
-      return Promise.reject(new InvalidArgumentError(`the request to actor "${name}" cannot be sent to a thread (it must be plain data): ${describeThrown(err)}`))
-    }
     return new Promise((resolve, reject) => {
       const entry: Pending = {
         reject,
@@ -83,9 +78,11 @@ export class CallClient {
       }, (err: unknown) => {
         if (!this.#pending.delete(entry)) return
         clearTimeout(entry.timer)
-        // Only transport failures land here (the actor's own errors come back as CallResult):
-        // a request or reply that structured clone refuses, typically.
-        reject(new InvalidArgumentError(`call to actor "${name}" could not be carried (requests and replies must be plain data): ${describeThrown(err)}`))
+        // Only transport failures land here (the actor's own errors come back as CallResult): a
+        // request that structured clone refuses (DataCloneError, nothing was sent), or a reply.
+        reject(new InvalidArgumentError((err as { name?: unknown } | null)?.name === 'DataCloneError'
+          ? `the request to actor "${name}" cannot be sent to a thread (it must be plain data): ${describeThrown(err)}`
+          : `call to actor "${name}" could not be carried (replies must be plain data): ${describeThrown(err)}`))
       })
     })
   }

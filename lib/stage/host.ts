@@ -157,12 +157,6 @@ export class StageHost {
     return this.#stage(stageId).call(request)
   }
 
-  /** Events inside each stage now, for loss accounting. */
-  inside (): Record<string, number> {
-    const out: Record<string, number> = {}
-    for (const [id, stage] of this.#stages) out[id] = stage.inside
-    return out
-  }
 
   #stage (id: string): Stage {
     const stage = this.#stages.get(id)

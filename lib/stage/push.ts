@@ -37,7 +37,6 @@ export interface PushEvents {
   dropped (stage: string, count: number, reason: 'no_producer' | 'unencodable'): void
 }
 
-const origin = performance.timeOrigin
 
 /** The push queue of one producer stage. @internal */
 export class PushChannel {
@@ -105,24 +104,14 @@ export class PushChannel {
   /** Appends one event; false once past the high-water mark. */
   push (payload: unknown, meta?: PushMeta): boolean {
     // Hot path: one object, one array push; measured in benchmarks/push.bench.ts.
-    const envelope: Envelope = { id: this.#ids.next(), ts: origin + performance.now(), payload }
-    if (meta !== undefined) {
-      if (meta.topic !== undefined) envelope.topic = meta.topic
-      if (meta.event !== undefined) envelope.event = meta.event
-    }
-    this.#batch.push(envelope)
+    this.#batch.push(this.#ids.envelope(payload, meta))
     if (!this.#flushScheduled) this.#scheduleFlush()
     return this.#below()
   }
 
   /** Appends many events; false once past the high-water mark. */
   pushMany (payloads: readonly unknown[], meta?: PushMeta): boolean {
-    for (let i = 0; i < payloads.length; i++) {
-      const envelope: Envelope = { id: this.#ids.next(), ts: origin + performance.now(), payload: payloads[i] }
-      if (meta?.topic !== undefined) envelope.topic = meta.topic
-      if (meta?.event !== undefined) envelope.event = meta.event
-      this.#batch.push(envelope)
-    }
+    for (let i = 0; i < payloads.length; i++) this.#batch.push(this.#ids.envelope(payloads[i], meta))
     if (!this.#flushScheduled) this.#scheduleFlush()
     return this.#below()
   }

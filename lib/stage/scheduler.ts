@@ -56,8 +56,6 @@ export class Scheduler {
     this.#compact()
   }
 
-  /** Tasks waiting. */
-  get pending (): number { return this.#fns.length - this.#head }
 
   readonly #runBound = (): void => { this.#run() }
 

@@ -122,7 +122,7 @@ export class Stage {
     this.#gate = options.awaitSubscribers ?? 0
     if (this.kind === 'consumer_supervisor' && this.#tasks === undefined) throw new TypeError(`stage "${this.id}": a consumer_supervisor needs a task runner`)
     this.counters = options.counters ?? new StageCounters()
-    const emit = (events: Envelope[]): void => { this.#emitOutside(events) }
+    const emit = (events: Envelope[]): void => { this.#emit(events, events.length) }
     this.#ctx = { id: options.id, envelope: options.envelope, ...(this.kind === 'consumer' ? {} : { emit }) }
     if (this.kind !== 'consumer') {
       if (options.dispatcher === undefined) throw new TypeError(`stage "${this.id}": a ${this.kind} needs a dispatcher`)
@@ -158,7 +158,7 @@ export class Stage {
       throw new InvalidArgumentError(`stage "${this.id}": handleCall must return { reply, state }, got ${describeThrown(result)}`)
     }
     this.#state = result.state
-    if (result.events !== undefined && result.events.length > 0) this.#emitOutside(result.events)
+    if (result.events !== undefined) this.#emit(result.events, result.events.length)
     return result.reply
   }
 
@@ -304,10 +304,6 @@ export class Stage {
     this.#serve()
   }
 
-  /** Events emitted outside a callback (`ctx.emit`). */
-  #emitOutside (events: Envelope[]): void {
-    this.#emit(events, events.length)
-  }
 
   /** Hands events to the dispatcher and buffers the leftovers; returns how many were sent. */
   #dispatch (events: readonly Envelope[], count: number): number {
@@ -352,8 +348,6 @@ export class Stage {
     if (up !== undefined) up.gone = true
   }
 
-  /** Upstream subscriptions, for introspection. */
-  get upstreams (): readonly Upstream[] { return this.#ups.filter((u) => !u.gone).map((u) => u.link) }
 
   /**
    * A batch arrived from `link`.
@@ -468,13 +462,6 @@ export class Stage {
       }
     }
     return undefined
-  }
-
-  /** Events inside this stage that a crash now would lose: queued input and buffered output. */
-  get inside (): number {
-    let n = this.#buffer?.length ?? 0
-    for (const up of this.#ups) n += up.queued
-    return n
   }
 }
 

@@ -18,6 +18,8 @@ import { z } from 'zod'
 import { BUILTIN_NAMES, builtinModule } from '../builtins/index.js'
 import { SpecError, describeThrown } from '../errors.js'
 import type { FunctionRef } from '../protocol.js'
+import { CODEC_NAMES } from '../stage/codec/codec.js'
+import type { CodecName } from '../stage/codec/codec.js'
 import { STAGE_KEYS, buildStage, stageKeys } from './stage-spec.js'
 import type { StageSpec } from './stage-spec.js'
 
@@ -80,7 +82,7 @@ const rootSchema = z.strictObject({
   strategy: strategy.optional(),
   ...intensity,
   /** How batches cross between stage threads (see lib/stage/codec/). */
-  codec: z.enum(['clone', 'msgpack', 'shape']).optional(),
+  codec: z.enum(CODEC_NAMES).optional(),
   children: z.array(z.unknown()),
 })
 
@@ -144,7 +146,7 @@ export type ChildSpec = WorkerChildSpec | SupervisorChildSpec | DynamicSuperviso
 export interface TreeSpec extends Intensity {
   strategy: Strategy
   /** Codec for batches between stage threads. */
-  codec: 'clone' | 'msgpack' | 'shape'
+  codec: CodecName
   children: ChildSpec[]
 }
 

@@ -5,6 +5,7 @@ import t from 'tap'
 import { TOPIC_MAX_BYTES, compileRoutes, routeTopic, topicMatches, validateTopic } from '../../lib/channels/topics.js'
 import type { TopicRoute } from '../../lib/channels/topics.js'
 import { InvalidArgumentError, TopicError, fromWire, toWire } from '../../lib/errors.js'
+import { prng } from '../helpers.js'
 
 t.test('valid topics are returned as they are', async (t) => {
   t.equal(TOPIC_MAX_BYTES, 255)
@@ -77,14 +78,8 @@ t.test('routeTopic: exact before wildcard, longest prefix, suffix and pattern re
 })
 
 t.test('the indexed lookup gives the same route as Phoenix, the first in order that matches', async (t) => {
-  // A deterministic generator (mulberry32) over a tiny alphabet, so prefixes overlap often.
-  let seed = 0x5eed
-  const random = (): number => {
-    seed = (seed + 0x6d2b79f5) | 0
-    let x = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
+  // A deterministic generator over a tiny alphabet, so prefixes overlap often.
+  const random = prng(0x5eed)
   const word = (max: number): string => {
     let s = ''
     const n = Math.floor(random() * max)

@@ -49,7 +49,10 @@ export interface BatchCodec {
 }
 
 /** The codecs stagewire ships. */
-export type CodecName = 'clone' | 'msgpack' | 'shape'
+export const CODEC_NAMES = ['clone', 'msgpack', 'shape'] as const
+
+/** A codec's name. */
+export type CodecName = typeof CODEC_NAMES[number]
 
 /**
  * Checks a batch count: shared by the codecs so the message is the same everywhere.

@@ -4,12 +4,13 @@
  */
 import { InvalidArgumentError } from '../../errors.js'
 import { CloneCodec } from './clone.js'
+import { CODEC_NAMES } from './codec.js'
 import type { BatchCodec, CodecName } from './codec.js'
 import { MsgpackCodec } from './msgpack.js'
 import { ShapeCodec } from './shape.js'
 
 /** The codecs by name, for validation messages. */
-export const CODECS: readonly CodecName[] = ['clone', 'msgpack', 'shape']
+export const CODECS: readonly CodecName[] = CODEC_NAMES
 
 /**
  * A new codec instance.

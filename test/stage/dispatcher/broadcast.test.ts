@@ -7,6 +7,7 @@ import { ConsumerDemand } from '../../../lib/stage/consumer-demand.js'
 import { BroadcastDispatcher } from '../../../lib/stage/dispatcher/broadcast.js'
 import { NO_EVENTS, type Selector } from '../../../lib/stage/dispatcher/dispatcher.js'
 import { Recorder } from './recorder.js'
+import { prng } from '../../helpers.js'
 
 
 function setup<E = string>() {
@@ -202,17 +203,6 @@ t.test('info is emitted at once: the broadcast dispatcher holds no events', asyn
   t.strictSame(out.infos, ['hello'])
 })
 
-/** mulberry32: a tiny seeded PRNG, so a failing interleaving can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = a
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 // gen_stage#310: a producer with demand :accumulate, a greedy consumer (max_demand 10) and a modest
 // one (max_demand 4) subscribe, then demand is set to :forward. GenStage produces 10 events and

@@ -4,6 +4,7 @@ import t from 'tap'
 import { DemandDispatcher } from '../../../lib/stage/dispatcher/demand.js'
 import { NO_EVENTS, type Outbox } from '../../../lib/stage/dispatcher/dispatcher.js'
 import { Recorder } from './recorder.js'
+import { prng } from '../../helpers.js'
 
 
 function setup(options: ConstructorParameters<typeof DemandDispatcher>[1] = {}) {
@@ -272,17 +273,6 @@ t.test('spread: shares follow demand, the rest goes to those with more', async (
   t.strictSame(over.d.snapshot(), over.state([['A', 0], ['B', 0]]))
 })
 
-/** mulberry32: a tiny seeded PRNG, so a failing interleaving can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = a
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 t.test('property: never more than asked, nothing lost or duplicated, per-subscription order', async (t) => {
   for (const spread of [false, true]) {

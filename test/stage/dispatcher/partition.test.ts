@@ -4,6 +4,7 @@ import t from 'tap'
 import { NO_EVENTS } from '../../../lib/stage/dispatcher/dispatcher.js'
 import { hashKey, PartitionDispatcher, type PartitionDispatcherOptions } from '../../../lib/stage/dispatcher/partition.js'
 import { Recorder } from './recorder.js'
+import { prng } from '../../helpers.js'
 
 
 /** Even numbers to partition 0, odd to partition 1, unless given another hash. */
@@ -272,17 +273,6 @@ t.test('key: same key, same partition; hashKey spreads keys', async (t) => {
   t.ok(counts.every((c) => c > 800 && c < 1200), `even spread ${counts}`)
 })
 
-/** mulberry32: a tiny seeded PRNG, so a failing interleaving can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = a
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 t.test('property: never more than asked, nothing lost or duplicated, per-key order, bounded queues', async (t) => {
   const PARTITIONS = 3

@@ -17,6 +17,7 @@
 import { MessageChannel } from 'node:worker_threads'
 import type { MessagePort } from 'node:worker_threads'
 import type { ActorRef } from '../actor/ref.js'
+import { InvalidArgumentError } from '../errors.js'
 import type { IngestMessage } from '../protocol.js'
 import type { StageSpec } from '../supervisor/spec.js'
 import type { BatchCodec } from './codec/codec.js'
@@ -37,6 +38,14 @@ export interface PushEvents {
   dropped (stage: string, count: number, reason: 'no_producer' | 'unencodable'): void
 }
 
+
+/** A payload that cannot be data at all is refused at once; deeper problems are found at the flush. */
+function checkPayload (stage: string, payload: unknown): void {
+  const type = typeof payload
+  if (type === 'undefined' || type === 'function' || type === 'symbol') {
+    throw new InvalidArgumentError(`push to "${stage}": a payload must be plain data, got ${type}`)
+  }
+}
 
 /** The push queue of one producer stage. @internal */
 export class PushChannel {
@@ -101,8 +110,12 @@ export class PushChannel {
     this.#batch = []
   }
 
-  /** Appends one event; false once past the high-water mark. */
+  /**
+   * Appends one event; false once past the high-water mark.
+   * @throws ERR_INVALID_ARGUMENT for a payload that is undefined, a function or a symbol.
+   */
   push (payload: unknown, meta?: PushMeta): boolean {
+    checkPayload(this.stage, payload)
     // Hot path: one object, one array push; measured in benchmarks/push.bench.ts.
     this.#batch.push(this.#ids.envelope(payload, meta))
     if (!this.#flushScheduled) this.#scheduleFlush()
@@ -111,6 +124,8 @@ export class PushChannel {
 
   /** Appends many events; false once past the high-water mark. */
   pushMany (payloads: readonly unknown[], meta?: PushMeta): boolean {
+    if (!Array.isArray(payloads)) throw new InvalidArgumentError(`pushMany to "${this.stage}" takes an array of payloads, got ${typeof payloads}`)
+    for (let i = 0; i < payloads.length; i++) checkPayload(this.stage, payloads[i])
     for (let i = 0; i < payloads.length; i++) this.#batch.push(this.#ids.envelope(payloads[i], meta))
     if (!this.#flushScheduled) this.#scheduleFlush()
     return this.#below()
@@ -186,12 +201,15 @@ export class PushChannel {
     const valid: Envelope[] = []
     for (const event of batch) {
       try {
-        probe.encode([event], 1)
+        // Encode, then clone what would be posted: the clone codec's failures happen in postMessage.
+        structuredClone(probe.encode([event], 1).body)
         valid.push(event)
       } catch {
         // dropped below
       }
     }
+    // Nothing singled out, yet the batch failed: drop it all rather than retry it for ever.
+    if (valid.length === batch.length) valid.length = 0
     const dropped = batch.length - valid.length
     if (dropped > 0) this.#events.dropped(this.stage, dropped, 'unencodable')
     const actor = this.#actor

@@ -300,10 +300,29 @@ function parseChildren (list: unknown[], path: string, ctx: Ctx): ChildSpec[] {
   return children
 }
 
+/** True when following subscriptions upstream from `id` leads back to `id`. */
+function reachesItself (id: string, ctx: Ctx): boolean {
+  const seen = new Set<string>()
+  const stack = [...(ctx.stages.get(id)?.subscribeTo.map((s) => s.producer) ?? [])]
+  while (stack.length > 0) {
+    const next = stack.pop() as string
+    if (next === id) return true
+    const upstream = ctx.stages.get(next)
+    // A consumer produces nothing: a subscription to it is refused on its own, not as a cycle.
+    if (seen.has(next) || upstream === undefined || upstream.kind === 'consumer') continue
+    seen.add(next)
+    for (const sub of upstream.subscribeTo) stack.push(sub.producer)
+  }
+  return false
+}
+
 /** Keys that configure a thread rather than one stage. */
 const THREAD_KEYS = ['restart', 'shutdown', 'heartbeatMs', 'heartbeatTimeoutMs', 'statsMs', 'startTimeoutMs', 'resourceLimits']
 
-/** Every subscription names a stage that produces, and partition subscriptions name their partition. */
+/**
+ * Every subscription names a stage that produces, partition subscriptions name their partition,
+ * and no stage is its own upstream (a cycle would pass every event round it for ever).
+ */
 function checkSubscriptions (ctx: Ctx): void {
   for (const { path, stage, index } of ctx.subscriptions) {
     const sub = stage.subscribeTo[index]
@@ -321,6 +340,12 @@ function checkSubscriptions (ctx: Ctx): void {
     } else if (sub.partition !== undefined) {
       ctx.problems.push({ path: `${path}.partition`, message: `${path}.partition is for subscriptions to a partition dispatcher; "${producer.id}" uses ${producer.dispatcher.type}` })
     }
+  }
+  const reported = new Set<string>()
+  for (const { path, stage } of ctx.subscriptions) {
+    if (reported.has(stage.id) || !reachesItself(stage.id, ctx)) continue
+    reported.add(stage.id)
+    ctx.problems.push({ path, message: `${path} makes a subscription cycle: "${stage.id}" would receive its own events back` })
   }
 }
 

@@ -64,3 +64,25 @@ t.test('args that cannot reach a thread are refused by the spec', async (t) => {
     code: 'ERR_SPEC_INVALID', message: /children\[0\]\.args cannot be sent to a thread/,
   })
 })
+
+t.test('with the clone codec too, a payload that cannot cross is dropped once and the rest flows', async (t) => {
+  const rt = await start({ codec: 'clone', children: [
+    { id: 'source', stage: 'producer', module: 'builtin:queue' },
+    { id: 'sink', stage: 'consumer', module: stage('recorder.ts'), subscribeTo: ['source'] },
+  ] })
+  t.teardown(() => rt.close())
+  const dropped = waitFor<StageDroppedEvent>(rt, 'stage:dropped')
+  rt.push('source', { n: 1 })
+  rt.push('source', { n: 2, f: () => 2 })
+  rt.push('source', { n: 3 })
+  t.match(await dropped, { stage: 'source', count: 1, reason: 'unencodable' })
+  t.same((await rt.call('sink', { until: 2 }) as { seen: Array<{ n: number }> }).seen.map((p) => p.n), [1, 3])
+})
+
+t.test('push refuses what cannot be data at all', async (t) => {
+  const rt = await start({ children: [{ id: 'source', stage: 'producer', module: 'builtin:queue' }] })
+  t.teardown(() => rt.close())
+  t.throws(() => rt.push('source', undefined), { code: 'ERR_INVALID_ARGUMENT', message: 'push to "source": a payload must be plain data, got undefined' })
+  t.throws(() => rt.push('source', () => 1), { code: 'ERR_INVALID_ARGUMENT', message: /got function/ })
+  t.throws(() => rt.pushMany('source', null as unknown as unknown[]), { code: 'ERR_INVALID_ARGUMENT', message: 'pushMany to "source" takes an array of payloads, got object' })
+})

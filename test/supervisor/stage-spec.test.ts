@@ -91,3 +91,11 @@ t.test('a subscription to a partition dispatcher must name one of its partitions
     { id: 'c', stage: 'consumer', module: consumer, subscribeTo: [{ id: 'p', partition: 0 }] },
   ] }), { message: /children\[1\]\.subscribeTo\[0\]\.partition is for subscriptions to a partition dispatcher; "p" uses demand/ })
 })
+
+t.test('refuses a subscription cycle', async (t) => {
+  t.throws(() => parseTreeSpec({ children: [
+    { id: 'p', stage: 'producer', module: producer },
+    { id: 'a', stage: 'producer_consumer', module: consumer, subscribeTo: ['p', 'b'] },
+    { id: 'b', stage: 'producer_consumer', module: consumer, subscribeTo: ['a'] },
+  ] }), { code: 'ERR_SPEC_INVALID', message: /children\[1\]\.subscribeTo\[0\] makes a subscription cycle: "a" would receive its own events back/ })
+})

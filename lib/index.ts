@@ -2,7 +2,8 @@
  * stagewire's public surface. Everything not exported here is internal.
  */
 export { start, Runtime, ROOT } from './runtime.js'
-export type { StartOptions, CallOptions, CloseOptions } from './runtime.js'
+export type { StartOptions, CallOptions, CloseOptions, BroadcastOptions, EndpointAddress } from './runtime.js'
+export type { BroadcasterRequest } from './builtins/broadcaster.js'
 export { defineActor } from './actor/behaviour.js'
 export type { ActorModule, ActorContext, CallReply, ExitReason } from './actor/behaviour.js'
 export { parseTreeSpec, loadTreeSpecFile, DEFAULTS } from './supervisor/spec.js'

@@ -138,8 +138,11 @@ export type ToActor =
   | { type: 'shutdown', reason: 'shutdown' | 'normal' }
   | StageControl
 
-/** Why a stage dropped events: its buffer overflowed, or a task failed after its retries. */
-export type DropReason = 'buffer_full' | 'task_failed'
+/**
+ * Why a stage dropped events: its buffer overflowed, a task failed after its retries, or the stage
+ * itself found them undeliverable (`ctx.dropped`, e.g. the broadcaster given an event with no topic).
+ */
+export type DropReason = 'buffer_full' | 'task_failed' | 'undeliverable'
 
 /** Dropped events by stage id, then by reason. */
 export type DropCounts = Record<string, Partial<Record<DropReason, number>>>

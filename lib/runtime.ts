@@ -4,6 +4,7 @@
  */
 import { EventEmitter } from 'eventemitter3'
 import { Registry } from './actor/registry.js'
+import { builtinModule } from './builtins/index.js'
 import { ActorNotFoundError, InvalidArgumentError, RuntimeClosedError } from './errors.js'
 import { IdSource } from './stage/ids.js'
 import { PushChannel } from './stage/push.js'
@@ -29,6 +30,24 @@ export interface CallOptions {
   timeout?: number
 }
 
+/** Options of {@link Runtime.broadcast}. */
+export interface BroadcastOptions {
+  /** The broadcaster stage's id; needed only when the tree has several. */
+  via?: string
+  /** ms to wait for the broadcaster's answer (default 5000). */
+  timeout?: number
+}
+
+/** Where a broadcaster's endpoint listens. */
+export interface EndpointAddress {
+  host: string
+  port: number
+  /** Mount path; clients connect to `<url>/websocket?vsn=2.0.0`. */
+  path: string
+  /** What the official client takes: `new Socket(url, ...)`. */
+  url: string
+}
+
 /** Options of {@link Runtime.close}. */
 export interface CloseOptions {
   /** ms for the whole graceful shutdown; past it every remaining thread is terminated (default 30,000). */
@@ -37,6 +56,9 @@ export interface CloseOptions {
 
 /** The longest delay Node's timers take (2^31 - 1 ms, ~24.8 days); longer ones fire at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1
+
+/** Stages running this module are broadcasters. */
+const BROADCASTER_URL = builtinModule('broadcaster')
 
 /** The id of the root supervisor in paths and telemetry. */
 export const ROOT = 'root'
@@ -58,6 +80,8 @@ export class Runtime extends EventEmitter<TelemetryEvents> {
   readonly #codec: string
   readonly #wiring: Wiring
   readonly #pushes = new Map<string, PushChannel>()
+  /** Ids of the `builtin:broadcaster` stages, the targets of `broadcast()`. */
+  readonly #broadcasters = new Set<string>()
   /** Ids of pushed events: sequential from 1 (seed 0). */
   readonly #ids = new IdSource(0)
   #state: State = 'running'
@@ -96,6 +120,7 @@ export class Runtime extends EventEmitter<TelemetryEvents> {
     walk(children)
     this.#wiring.addStages(stages)
     for (const stage of stages) {
+      if (stage.module === BROADCASTER_URL) this.#broadcasters.add(stage.id)
       if (stage.kind !== 'producer') continue
       this.#pushes.set(stage.id, new PushChannel(stage, this.#ids, this.#codec, {
         drain: (id) => this.emit('drain', { stage: id }),
@@ -141,6 +166,55 @@ export class Runtime extends EventEmitter<TelemetryEvents> {
       },
       pending: () => channel.pending,
     }
+  }
+
+  /**
+   * Broadcasts straight to the clients subscribed to `topic`, without going through a pipeline: the
+   * host app's way to send one message (Phoenix's `Endpoint.broadcast`). It goes to the broadcaster
+   * stage (`builtin:broadcaster`), which serialises it once for every subscriber. Resolves with how
+   * many subscribers the topic had on that endpoint.
+   *
+   * @throws ERR_INVALID_ARGUMENT (rejects) topic or event not a non-empty string, payload not a plain
+   *   object, or several broadcasters and no `options.via`; ERR_ACTOR_NOT_FOUND no broadcaster in the
+   *   tree, or it is restarting; ERR_CALL_TIMEOUT; ERR_RUNTIME_CLOSED.
+   */
+  broadcast (topic: string, event: string, payload: object, options: BroadcastOptions = {}): Promise<number> {
+    if (typeof topic !== 'string' || topic.length === 0) return Promise.reject(new InvalidArgumentError(`topic must be a non-empty string, got ${describeValue(topic)}`))
+    if (typeof event !== 'string' || event.length === 0) return Promise.reject(new InvalidArgumentError(`event must be a non-empty string, got ${describeValue(event)}`))
+    if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
+      return Promise.reject(new InvalidArgumentError(`payload must be a plain object, got ${Array.isArray(payload) ? 'an array' : describeValue(payload)}`))
+    }
+    const o = options ?? {}
+    let target: string
+    try {
+      target = this.#broadcaster(o.via)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    const request = { op: 'broadcast', topic, event, payload }
+    return this.call(target, request, o.timeout === undefined ? {} : { timeout: o.timeout }) as Promise<number>
+  }
+
+  /**
+   * Where the endpoint of a broadcaster stage listens (its port, when the spec asked for port 0).
+   * @throws (rejects) as {@link broadcast}.
+   */
+  async endpointAddress (via?: string): Promise<EndpointAddress> {
+    const target = this.#broadcaster(via)
+    const address = await this.call(target, { op: 'address' }) as Omit<EndpointAddress, 'url'>
+    return { ...address, url: `ws://${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}${address.path}` }
+  }
+
+  #broadcaster (via: string | undefined): string {
+    this.#assertRunning()
+    if (via !== undefined) {
+      if (!this.#broadcasters.has(via)) throw new ActorNotFoundError(`no broadcaster stage named ${describeValue(via)} (broadcasters: ${[...this.#broadcasters].join(', ') || 'none'})`)
+      return via
+    }
+    const [first, second] = this.#broadcasters
+    if (first === undefined) throw new ActorNotFoundError('the tree has no broadcaster stage (module builtin:broadcaster)')
+    if (second !== undefined) throw new InvalidArgumentError(`the tree has several broadcasters (${[...this.#broadcasters].join(', ')}): say which with options.via`)
+    return first
   }
 
   /** Events pushed to `stage` and not yet taken by a consumer. */
@@ -219,6 +293,7 @@ export class Runtime extends EventEmitter<TelemetryEvents> {
     await supervisor.terminateChild(childId)
     this.#wiring.removeStages(stageIds)
     for (const id of stageIds) {
+      this.#broadcasters.delete(id)
       this.#pushes.get(id)?.close()
       this.#pushes.delete(id)
     }
@@ -280,4 +355,9 @@ export async function start (spec: unknown, options: StartOptions = {}): Promise
   const runtime = new Runtime(tree, baseDir)
   await runtime.startTree()
   return runtime
+}
+
+function describeValue (value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value)
+  return value === null ? 'null' : typeof value
 }

@@ -57,9 +57,11 @@ export interface StageDroppedEvent {
    * `buffer_full`: the stage's buffer overflowed (its `bufferKeep` chose what went);
    * `no_producer`: pushed while the producer was down, past its bufferSize;
    * `task_failed`: a consumer_supervisor task failed after its retries;
-   * `unencodable`: a pushed payload could not be encoded to cross threads (a symbol, a cycle, a function...).
+   * `unencodable`: a pushed payload could not be encoded to cross threads (a symbol, a cycle, a function...);
+   * `undeliverable`: the stage itself gave up on them (`ctx.dropped`): the broadcaster, for an event
+   * with no topic or a payload it cannot serialise.
    */
-  reason: 'buffer_full' | 'no_producer' | 'task_failed' | 'unencodable'
+  reason: 'buffer_full' | 'no_producer' | 'task_failed' | 'unencodable' | 'undeliverable'
 }
 
 /** Payload of `stage:lost`: events that were inside a stage when its thread ended. */

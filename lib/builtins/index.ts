@@ -3,7 +3,7 @@
  * @internal
  */
 
-const BUILTINS = ['queue'] as const
+const BUILTINS = ['queue', 'broadcaster'] as const
 
 /** The built-in module names. */
 export type BuiltinName = typeof BUILTINS[number]

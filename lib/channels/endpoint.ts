@@ -233,6 +233,17 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   }
 
   /**
+   * Resolves once every broadcast made so far has been written to its sockets (or dropped by
+   * their outbound policy). A fan-out to many thousands of clients is written in slices over
+   * several turns of the event loop; this is how a caller paces itself to it.
+   *
+   * @throws never.
+   */
+  flushed (): Promise<void> {
+    return this.#hub.flushed()
+  }
+
+  /**
    * Closes one connection (code 4002) with `message` as the reason; its channels end with
    * `disconnect`. The official client reconnects and rejoins, as after any server-side close.
    *

@@ -79,6 +79,8 @@ export class Hub implements ConnectionHub {
   #immediate: ReturnType<typeof setImmediate> | null = null
   #sweep: ReturnType<typeof setInterval> | null = null
   #onEmpty: (() => void) | null = null
+  /** Resolvers of `flushed()`, called once no connection is left to write. */
+  #onFlushed: Array<() => void> = []
 
   constructor (settings: HubSettings, events: EventEmitter<EndpointEvents>) {
     this.routes = settings.routes
@@ -230,6 +232,7 @@ export class Hub implements ConnectionHub {
     this.#immediate = null
     this.#dirty = []
     this.#next = 0
+    this.#settleFlushed()
   }
 
   /** Writes the next slice of dirty connections; yields to the event loop if more remain. */
@@ -257,7 +260,25 @@ export class Hub implements ConnectionHub {
     } else {
       list.length = 0
       this.#next = 0
+      this.#settleFlushed()
     }
+  }
+
+  /**
+   * Resolves once every frame queued so far has been handed to its socket (or dropped by its
+   * outbound policy): what a broadcaster waits on before it asks its producers for more, so demand
+   * follows what the sockets take rather than what the hub can queue.
+   */
+  flushed (): Promise<void> {
+    if (this.#immediate === null) return Promise.resolve()
+    return new Promise((resolve) => { this.#onFlushed.push(resolve) })
+  }
+
+  #settleFlushed (): void {
+    if (this.#onFlushed.length === 0) return
+    const waiting = this.#onFlushed
+    this.#onFlushed = []
+    for (const resolve of waiting) resolve()
   }
 
   readonly #sweepIdle = (): void => {

@@ -43,6 +43,11 @@ export interface StageContext {
    * poll): they are dispatched against the demand there is and buffered beyond it.
    */
   emit?: (events: Envelope[]) => void
+  /**
+   * Counts `count` events this stage chose not to deliver, reported as `stage:dropped` with reason
+   * `undeliverable` (so a drop is never silent). Optional so that test doubles need not have it.
+   */
+  dropped?: (count: number, reason: 'undeliverable') => void
 }
 
 /** What a producer or producer-consumer callback returns: events to emit and the new state. */

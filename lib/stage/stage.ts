@@ -35,6 +35,7 @@ import type { BufferKeep } from './buffer.js'
 import type { ConsumerDemand } from './consumer-demand.js'
 import { SLOT, StageCounters } from './counters.js'
 import type { Dispatcher, Outbox, SubscribeOptions } from './dispatcher/dispatcher.js'
+import type { DropReason } from '../protocol.js'
 import type { Envelope } from './envelope.js'
 
 /** How a consumer reacts when its producer goes away (GenStage's `cancel` option). */
@@ -72,7 +73,7 @@ export interface StageOptions {
   /** Called with anything a callback throws or rejects with: the hosting thread's crash path. */
   onCrash: (err: unknown) => void
   /** Called when events are dropped (for telemetry): by the buffer, or tasks that failed after their retries. */
-  onDrop?: (count: number, reason: 'buffer_full' | 'task_failed') => void
+  onDrop?: (count: number, reason: DropReason) => void
   /** consumer_supervisor only: where tasks run, and how often a failed task is retried. */
   tasks?: { runner: TaskRunner, maxRetries: number }
   /** Producer side: hold events until this many consumers have subscribed (broadcast; default 0). */
@@ -98,7 +99,7 @@ export class Stage {
   readonly #module: StageModule
   readonly #ctx: StageContext
   readonly #onCrash: (err: unknown) => void
-  readonly #onDrop: ((count: number, reason: 'buffer_full' | 'task_failed') => void) | undefined
+  readonly #onDrop: ((count: number, reason: DropReason) => void) | undefined
   readonly #tasks: { runner: TaskRunner, maxRetries: number } | undefined
   readonly #dispatcher: Dispatcher<Downstream, Envelope> | undefined
   readonly #buffer: EventBuffer<Envelope> | undefined
@@ -123,7 +124,10 @@ export class Stage {
     if (this.kind === 'consumer_supervisor' && this.#tasks === undefined) throw new TypeError(`stage "${this.id}": a consumer_supervisor needs a task runner`)
     this.counters = options.counters ?? new StageCounters()
     const emit = (events: Envelope[]): void => { this.#emit(events, events.length) }
-    this.#ctx = { id: options.id, envelope: options.envelope, ...(this.kind === 'consumer' ? {} : { emit }) }
+    const dropped = (count: number, reason: 'undeliverable'): void => {
+      if (Number.isSafeInteger(count) && count > 0) this.#onDrop?.(count, reason)
+    }
+    this.#ctx = { id: options.id, envelope: options.envelope, dropped, ...(this.kind === 'consumer' ? {} : { emit }) }
     if (this.kind !== 'consumer') {
       if (options.dispatcher === undefined) throw new TypeError(`stage "${this.id}": a ${this.kind} needs a dispatcher`)
       const outbox: Outbox<Downstream, Envelope> = {

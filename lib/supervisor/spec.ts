@@ -16,6 +16,7 @@ import { dirname, isAbsolute, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { z } from 'zod'
 import { BUILTIN_NAMES, builtinModule } from '../builtins/index.js'
+import { buildEndpoint, endpointSchema } from './endpoint-spec.js'
 import { SpecError, describeThrown } from '../errors.js'
 import type { FunctionRef } from '../protocol.js'
 import { CODEC_NAMES } from '../stage/codec/codec.js'
@@ -44,6 +45,8 @@ const workerSchema = z.strictObject({
   heartbeatTimeoutMs: ms.optional(),
   statsMs: z.number().int().nonnegative().max(MAX_TIMER_MS).optional(),
   startTimeoutMs: ms.optional(),
+  /** `builtin:broadcaster` only: its Phoenix endpoint (see endpoint-spec.ts). */
+  endpoint: z.unknown().optional(),
   resourceLimits: z.strictObject({
     maxOldGenerationSizeMb: z.number().positive().optional(),
     maxYoungGenerationSizeMb: z.number().positive().optional(),
@@ -357,6 +360,11 @@ function parseChild (value: unknown, path: string, ctx: Ctx): ChildSpec | undefi
     if (w === undefined) return undefined
     const module = resolveModule(w.module, `${join(path, 'module')}`, ctx)
     checkCloneable(w.args, join(path, 'args'), ctx)
+    if (w.module === 'builtin:broadcaster') {
+      broadcasterArgs(w, path, ctx)
+    } else if (w.endpoint !== undefined) {
+      ctx.problems.push({ path: join(path, 'endpoint'), message: `${join(path, 'endpoint')} is for module builtin:broadcaster, the stage that runs the endpoint` })
+    }
     let stages: StageSpec[] | undefined
     if (w.stage === undefined) {
       for (const key of STAGE_KEYS) {
@@ -422,6 +430,24 @@ function parseChild (value: unknown, path: string, ctx: Ctx): ChildSpec | undefi
   }
   claimId(child.id, path, ctx)
   return child
+}
+
+/**
+ * `builtin:broadcaster` is a consumer configured by `endpoint` rather than `args`: its settings are
+ * checked here, with the rest of the spec, and become its args.
+ */
+function broadcasterArgs (w: { stage?: string, args?: unknown, endpoint?: unknown, subscribeTo?: unknown[] }, path: string, ctx: Ctx): void {
+  // With no producers it still serves runtime.broadcast().
+  w.subscribeTo ??= []
+  if (w.stage === undefined) w.stage = 'consumer'
+  else if (w.stage !== 'consumer') ctx.problems.push({ path: join(path, 'stage'), message: `${join(path, 'stage')} of builtin:broadcaster must be consumer (or left out), got ${show(w.stage)}` })
+  if (w.args !== undefined) ctx.problems.push({ path: join(path, 'args'), message: `${join(path, 'args')}: builtin:broadcaster takes its settings from endpoint, not args` })
+  const at = join(path, 'endpoint')
+  const raw = check(endpointSchema, w.endpoint, at, ctx)
+  if (raw === undefined) return
+  const report = (p: string, message: string): void => { ctx.problems.push({ path: p, message }) }
+  const endpoint = buildEndpoint(raw, at, report, (spec, p) => resolveModule(spec, p, ctx))
+  if (endpoint !== undefined) w.args = { endpoint }
 }
 
 function claimId (childId: string, path: string, ctx: Ctx, exact = false): void {

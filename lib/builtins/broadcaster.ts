@@ -23,6 +23,7 @@
  * An event without a topic, or whose payload the endpoint cannot serialise, is dropped and counted
  * (`stage:dropped`, reason `undeliverable`); the stage carries on.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { InvalidArgumentError } from '../errors.js'
 import { Endpoint } from '../channels/endpoint.js'
 import type { EndpointStats } from '../channels/events.js'
@@ -32,6 +33,7 @@ import type { TopicRoute } from '../channels/topics.js'
 import { defineConsumer } from '../stage/behaviour.js'
 import type { Envelope } from '../stage/envelope.js'
 import type { EndpointSettings } from '../supervisor/endpoint-spec.js'
+import { servePage } from './broadcaster-page.js'
 
 /** The broadcaster's args, built by the spec from its `endpoint` key. */
 export interface BroadcasterArgs {
@@ -63,17 +65,21 @@ export const DEFAULT_EVENT = 'event'
 
 export default defineConsumer<State, BroadcasterArgs>({
   async init (args, ctx) {
-    const { channels: paths, closeTimeoutMs, ...options } = args.endpoint
+    const { channels: paths, closeTimeoutMs, page, ...options } = args.endpoint
     const channels: Array<TopicRoute<AnyChannelModule>> = []
     for (let i = 0; i < paths.length; i++) {
       const [pattern, url] = paths[i] as [string, string]
       channels.push([pattern, await loadChannelModule(url, `broadcaster "${ctx.id}": endpoint.channels[${i}] (${url})`)])
     }
-    const endpoint = new Endpoint({ ...options, channels })
+    const socketPath = options.path ?? '/socket'
+    // Filled in once the endpoint exists; requests cannot arrive before listen() anyway.
+    let onRequest: (req: IncomingMessage, res: ServerResponse) => boolean = () => false
+    const endpoint = new Endpoint({ ...options, channels, onRequest: (req, res) => onRequest(req, res) })
+    onRequest = (req, res) => serveHttp(req, res, endpoint, page === true ? { secret: options.secret, socketPath } : null)
     const { port } = await endpoint.listen()
     return {
       endpoint,
-      address: { host: options.host ?? '127.0.0.1', port, path: options.path ?? '/socket' },
+      address: { host: options.host ?? '127.0.0.1', port, path: socketPath },
       closeTimeoutMs,
     }
   },
@@ -88,7 +94,7 @@ export default defineConsumer<State, BroadcasterArgs>({
         continue
       }
       try {
-        endpoint.broadcast(e.topic, e.event ?? DEFAULT_EVENT, e.payload as object)
+        endpoint.broadcast(e.topic, e.event ?? DEFAULT_EVENT, e.payload as object, e.ts)
       } catch {
         // A payload the endpoint cannot serialise: that event is lost, not the batch.
         undeliverable++
@@ -118,6 +124,21 @@ function answer (request: BroadcasterRequest, state: State): number | EndpointSt
     default:
       throw new InvalidArgumentError(`a broadcaster answers { op: "broadcast" | "stats" | "address" }, got ${JSON.stringify(request)}`)
   }
+}
+
+/**
+ * The endpoint's plain HTTP routes: `/health` (JSON: connections, channels; 200 while serving),
+ * and, when the spec asks for it, the demo page at `/`.
+ */
+function serveHttp (req: IncomingMessage, res: ServerResponse, endpoint: Endpoint, page: { secret: string, socketPath: string } | null): boolean {
+  const path = (req.url ?? '/').split('?')[0]
+  if (path === '/health') {
+    const stats = endpoint.stats()
+    res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' })
+    res.end(JSON.stringify({ status: 'ok', connections: stats.connections, channels: stats.channels }))
+    return true
+  }
+  return page !== null && servePage(req, res, page.secret, page.socketPath)
 }
 
 /** Imports a channel module: its default export, else its namespace. */

@@ -26,7 +26,7 @@ import type { ChannelConnection, ChannelHub, ChannelRoute } from './channel.js'
 import { CLOSE_CODES } from './events.js'
 import type { DisconnectReason, EndpointEvents } from './events.js'
 import { OVER_LIMIT, OutboundQueue, frameHeaderBytes } from './outbound.js'
-import type { Frame, OutboundPolicy } from './outbound.js'
+import type { Frame, LatencySink, OutboundPolicy } from './outbound.js'
 import {
   CHANNEL_EVENTS, PHOENIX_TOPIC, decodeFrame, encodeHeartbeatReply, encodeReply,
 } from './serializer.js'
@@ -37,6 +37,7 @@ import type { CompiledRoutes } from './topics.js'
 /** Counters a connection adds to. @internal */
 export interface WriteCounters {
   messagesSent: number
+  delivered: number
   bytesSent: number
   writes: number
 }
@@ -49,6 +50,10 @@ export interface ConnectionHub extends ChannelHub {
   readonly policy: OutboundPolicy
   readonly counters: WriteCounters
   readonly events: EventEmitter<EndpointEvents>
+  /** Where deliveries' push-to-write latency goes, if anywhere. */
+  readonly latency: LatencySink | null
+  /** The time of the current flush slice (ms epoch), read once per slice rather than per frame. */
+  readonly flushTime: number
   /** Schedules `conn.flush()` for the next slice. */
   markDirty(conn: Connection): void
   /** A channel actor was created. */
@@ -136,11 +141,11 @@ export class Connection implements ChannelConnection {
    * Queues a frame of known size (a broadcast computes it once for all subscribers).
    * Applies the outbound limit and policy; under `disconnect`, closes the connection instead.
    */
-  enqueue (data: Frame, bytes: number, key: string | null, binary: boolean): void {
+  enqueue (data: Frame, bytes: number, key: string | null, binary: boolean, ts = 0): void {
     if (this.isClosed) return
     const hub = this.hub
     const buffered = this.ws.bufferedAmount
-    const dropped = this.queue.offer(data, bytes, key, binary, buffered, hub.outboundLimit, hub.policy, hub.drops)
+    const dropped = this.queue.offer(data, bytes, key, binary, buffered, hub.outboundLimit, hub.policy, hub.drops, ts)
     if (dropped === OVER_LIMIT) {
       this.close(CLOSE_CODES.outboundLimit, 'outbound_limit', `outbound limit of ${hub.outboundLimit} bytes exceeded`)
       return
@@ -174,8 +179,10 @@ export class Connection implements ChannelConnection {
     counters.bytesSent += this.queue.bytes
     // ws writes each frame as header + payload; corked, all of them leave in a single writev.
     socket.cork()
-    counters.messagesSent += this.queue.writeTo(this.ws)
+    const { written, timed } = this.queue.writeTo(this.ws, this.hub.latency, this.hub.flushTime)
     socket.uncork()
+    counters.messagesSent += written
+    counters.delivered += timed
     counters.writes++
     if (socket.writableNeedDrain) this.blocked = true
   }

@@ -41,7 +41,7 @@ import { CLOSE_CODES } from './events.js'
 import type { ConnectionInfo, EndpointEvents, EndpointStats } from './events.js'
 import { Hub } from './hub.js'
 import { OUTBOUND_POLICIES } from './outbound.js'
-import type { OutboundPolicy } from './outbound.js'
+import type { LatencySink, OutboundPolicy } from './outbound.js'
 import { TOKEN_SECRET_MIN_BYTES, verifyToken } from './token.js'
 import type { TokenSecret } from './token.js'
 import { compileRoutes } from './topics.js'
@@ -79,6 +79,12 @@ export interface EndpointOptions {
   mailboxSize?: number
   /** Connections written per turn of the event loop during a fan-out (default 256). */
   fanoutSliceSize?: number
+  /**
+   * Plain HTTP requests on a server the endpoint created (`/metrics`, `/health`, a page): return
+   * true once the request is answered; otherwise the endpoint answers 404 (426 on its WebSocket
+   * path). A throw is answered 500. Not with `server`, where the host app routes its own requests.
+   */
+  onRequest?: (req: IncomingMessage, res: ServerResponse) => boolean
 }
 
 /** Options of {@link Endpoint.close}. */
@@ -180,7 +186,9 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     // serialise-once fan-out, and make ws queue sends asynchronously.
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: maxFrameBytes, perMessageDeflate: false, clientTracking: false })
     this.#ownServer = o.server === undefined
-    this.#server = o.server ?? createServer(onPlainRequest)
+    if (o.onRequest !== undefined && typeof o.onRequest !== 'function') throw new InvalidArgumentError(`options.onRequest must be a function, got ${describe(o.onRequest)}`)
+    if (o.onRequest !== undefined && o.server !== undefined) throw new InvalidArgumentError('options.onRequest cannot be combined with options.server (the host app routes its own requests)')
+    this.#server = o.server ?? createServer(plainRequests(o.onRequest))
   }
 
   /**
@@ -222,14 +230,26 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
    * Sends `event` with `payload` to every client joined to `topic`. The frame is serialised once
    * and the same bytes are queued for every subscriber; subscribers whose channel module intercepts
    * `event` get their own copy from `handleOut` instead. Frames leave on the next turn of the event
-   * loop, coalesced per client. A `Uint8Array` payload is sent as a binary frame.
+   * loop, coalesced per client. A `Uint8Array` payload is sent as a binary frame. `ts`, the push
+   * time of the event being broadcast (ms epoch, as `Envelope.ts`), makes each delivery count in
+   * `stats().delivered` and in the latency sink of {@link recordLatency}.
    *
    * @returns how many subscribers the topic had (0: nothing was serialised).
    * @throws {InvalidArgumentError} `ERR_INVALID_ARGUMENT` topic or event is not a non-empty string,
    *   or the payload is not a plain object or bytes, or cannot be serialised to JSON.
    */
-  broadcast (topic: string, event: string, payload: object | Uint8Array): number {
-    return this.#hub.broadcast(topic, event, payload)
+  broadcast (topic: string, event: string, payload: object | Uint8Array, ts = 0): number {
+    return this.#hub.broadcast(topic, event, payload, ts)
+  }
+
+  /**
+   * Records the latency of every timed delivery (a broadcast given its event's push time `ts`)
+   * into `sink` as the frame is written to its socket; null stops recording.
+   *
+   * @throws never.
+   */
+  recordLatency (sink: LatencySink | null): void {
+    this.#hub.latency = sink
   }
 
   /**
@@ -381,7 +401,23 @@ function refuseUpgrade (socket: Duplex, status: number, message: string): void {
     body)
 }
 
-/** Plain HTTP requests to a server the endpoint created: it serves only WebSocket upgrades. */
+/** Plain HTTP requests to a server the endpoint created: the app's handler first, then ours. */
+function plainRequests (onRequest: EndpointOptions['onRequest']): (req: IncomingMessage, res: ServerResponse) => void {
+  if (onRequest === undefined) return onPlainRequest
+  return (req, res) => {
+    let handled: boolean
+    try {
+      handled = onRequest(req, res) === true
+    } catch {
+      if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' })
+      res.end('internal error\n')
+      return
+    }
+    if (!handled) onPlainRequest(req, res)
+  }
+}
+
+/** Plain HTTP requests the app did not answer: the endpoint serves only WebSocket upgrades. */
 function onPlainRequest (req: IncomingMessage, res: ServerResponse): void {
   const upgradeOnly = (req.url ?? '').includes('/websocket')
   res.writeHead(upgradeOnly ? 426 : 404, { 'Content-Type': 'text/plain; charset=utf-8', ...(upgradeOnly ? { Upgrade: 'websocket' } : {}) })

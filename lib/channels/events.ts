@@ -134,6 +134,8 @@ export interface EndpointStats {
   broadcasts: number
   /** Frames handed to sockets. */
   messagesSent: number
+  /** Of those, broadcast frames of timed events (`broadcast(..., ts)`): deliveries of pushed events. */
+  delivered: number
   /** Bytes of those frames, WebSocket headers included. */
   bytesSent: number
   /** Socket writes: one per connection per flush, however many frames it carried. */

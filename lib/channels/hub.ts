@@ -20,6 +20,7 @@
  */
 import type { EventEmitter } from 'eventemitter3'
 import { InvalidArgumentError } from '../errors.js'
+import { now } from '../stage/envelope.js'
 import type { Channel, ChannelRoute } from './channel.js'
 import type { Connection, ConnectionHub } from './connection.js'
 import { CLOSE_CODES, DISCONNECT_REASONS } from './events.js'
@@ -27,7 +28,7 @@ import type {
   ConnectionInfo, DisconnectReason, EndpointDrops, EndpointEvents, EndpointStats,
 } from './events.js'
 import { frameHeaderBytes } from './outbound.js'
-import type { OutboundPolicy } from './outbound.js'
+import type { LatencySink, OutboundPolicy } from './outbound.js'
 import { encodeBinaryBroadcast, encodeBroadcastBytes } from './serializer.js'
 import type { CompiledRoutes } from './topics.js'
 
@@ -66,7 +67,10 @@ export class Hub implements ConnectionHub {
   readonly policy: OutboundPolicy
   readonly mailboxSize: number
   readonly events: EventEmitter<EndpointEvents>
-  readonly counters = { broadcasts: 0, messagesSent: 0, bytesSent: 0, writes: 0, slices: 0, refused: 0 }
+  readonly counters = { broadcasts: 0, messagesSent: 0, delivered: 0, bytesSent: 0, writes: 0, slices: 0, refused: 0 }
+  /** Push-to-write latency of timed broadcasts; set by whoever collects metrics. */
+  latency: LatencySink | null = null
+  flushTime = 0
   readonly drops: EndpointDrops = { dropped_oldest: 0, conflated: 0, dropped_newest: 0, mailbox_full: 0 }
   readonly disconnects = Object.fromEntries(DISCONNECT_REASONS.map((r) => [r, 0])) as Record<DisconnectReason, number>
   readonly connections = new Map<string, Connection>()
@@ -114,7 +118,7 @@ export class Hub implements ConnectionHub {
    * @throws {InvalidArgumentError} `ERR_INVALID_ARGUMENT` topic or event is not a non-empty string,
    *   or the payload is neither a plain object nor bytes, or cannot be serialised.
    */
-  broadcast (topic: string, event: string, payload: object | Uint8Array): number {
+  broadcast (topic: string, event: string, payload: object | Uint8Array, ts = 0): number {
     if (typeof topic !== 'string' || topic.length === 0) throw new InvalidArgumentError(`topic must be a non-empty string, got ${describe(topic)}`)
     if (typeof event !== 'string' || event.length === 0) throw new InvalidArgumentError(`event must be a non-empty string, got ${describe(event)}`)
     this.counters.broadcasts++
@@ -133,7 +137,7 @@ export class Hub implements ConnectionHub {
     const frame = binary ? encodeBinaryBroadcast(topic, event, payload) : encodeBroadcastBytes(topic, event, payload)
     const bytes = frame.length + frameHeaderBytes(frame.length)
     // A connection closed by its policy mid-loop leaves the Set; Set iteration tolerates that.
-    for (const channel of channels) (channel.connection as Connection).enqueue(frame, bytes, topic, binary)
+    for (const channel of channels) (channel.connection as Connection).enqueue(frame, bytes, topic, binary, ts)
     return count
   }
 
@@ -238,6 +242,7 @@ export class Hub implements ConnectionHub {
   /** Writes the next slice of dirty connections; yields to the event loop if more remain. */
   readonly #flushSlice = (): void => {
     this.#immediate = null
+    this.flushTime = now()
     const list = this.#dirty
     let i = this.#next
     const end = Math.min(list.length, i + this.#sliceSize)

@@ -51,6 +51,12 @@ export interface DropCounters {
   dropped_newest: number
 }
 
+/** Where the push-to-write latency of each broadcast frame is recorded as it is written. */
+export interface LatencySink {
+  /** One delivery, `ms` after its event's push. */
+  record(ms: number): void
+}
+
 /** Returned by {@link OutboundQueue.offer} under the `disconnect` policy when the frame does not fit. */
 export const OVER_LIMIT = -1
 
@@ -80,6 +86,8 @@ export class OutboundQueue {
   #size: number[] = []
   #key: Array<string | null> = []
   #binary: boolean[] = []
+  /** The event's push time for broadcast frames (ms epoch), 0 for replies and pushes. */
+  #ts: number[] = []
   #head = 0
   #live = 0
   #holes = 0
@@ -98,14 +106,15 @@ export class OutboundQueue {
    * @param bytes the frame's size on the wire, header included ({@link frameHeaderBytes}).
    * @param key the conflation key (the topic), or null for a frame that must not be conflated.
    * @param drops incremented by reason for every frame dropped.
+   * @param ts the push time of the event a broadcast frame carries (0: not a timed event).
    * @returns the number of frames dropped (the new one included when it was dropped), or
    *   {@link OVER_LIMIT} under `disconnect` when the frame does not fit (nothing queued, nothing dropped).
    * @throws never.
    */
   offer (data: Frame, bytes: number, key: string | null, binary: boolean, buffered: number, limit: number,
-    policy: OutboundPolicy, drops: DropCounters): number {
+    policy: OutboundPolicy, drops: DropCounters, ts = 0): number {
     if (this.#bytes + bytes + buffered <= limit) {
-      this.#push(data, bytes, key, binary)
+      this.#push(data, bytes, key, binary, ts)
       return 0
     }
     if (policy === 'disconnect') return OVER_LIMIT
@@ -124,7 +133,7 @@ export class OutboundQueue {
       drops.dropped_newest++
       return dropped + 1
     }
-    this.#push(data, bytes, key, binary)
+    this.#push(data, bytes, key, binary, ts)
     return dropped
   }
 
@@ -132,22 +141,31 @@ export class OutboundQueue {
    * Sends every pending frame to `sink`, oldest first, and empties the queue. The caller corks the
    * socket around this call, so the frames leave in one write.
    *
-   * @returns the frames written.
+   * Each timed frame (a broadcast of a pushed event) is recorded in `latency` as `now - ts`.
+   *
+   * @returns the frames written; `timed` of them were timed deliveries.
    * @throws whatever `sink.send` throws (ws does not, on an open socket).
    */
-  writeTo (sink: FrameSink): number {
+  writeTo (sink: FrameSink, latency: LatencySink | null = null, now = 0): { written: number, timed: number } {
     const data = this.#data
     const binary = this.#binary
+    const stamps = this.#ts
     const end = data.length
     let written = 0
+    let timed = 0
     for (let i = this.#head; i < end; i++) {
       const frame = data[i] as Frame | null
       if (frame === null) continue
       sink.send(frame, binary[i] === true ? BINARY : TEXT)
       written++
+      const ts = stamps[i] as number
+      if (ts > 0) {
+        timed++
+        latency?.record(now - ts)
+      }
     }
     this.clear()
-    return written
+    return { written, timed }
   }
 
   /** Drops everything pending without counting it (the connection is gone). @throws never. */
@@ -157,17 +175,19 @@ export class OutboundQueue {
     this.#size.length = 0
     this.#key.length = 0
     this.#binary.length = 0
+    this.#ts.length = 0
     this.#head = 0
     this.#live = 0
     this.#holes = 0
     this.#bytes = 0
   }
 
-  #push (data: Frame, bytes: number, key: string | null, binary: boolean): void {
+  #push (data: Frame, bytes: number, key: string | null, binary: boolean, ts: number): void {
     this.#data.push(data)
     this.#size.push(bytes)
     this.#key.push(key)
     this.#binary.push(binary)
+    this.#ts.push(ts)
     this.#live++
     this.#bytes += bytes
   }
@@ -210,6 +230,7 @@ export class OutboundQueue {
     const size: number[] = []
     const key: Array<string | null> = []
     const binary: boolean[] = []
+    const ts: number[] = []
     for (let i = this.#head; i < this.#data.length; i++) {
       const frame = this.#data[i] as Frame | null
       if (frame === null) continue
@@ -217,11 +238,13 @@ export class OutboundQueue {
       size.push(this.#size[i] as number)
       key.push(this.#key[i] as string | null)
       binary.push(this.#binary[i] as boolean)
+      ts.push(this.#ts[i] as number)
     }
     this.#data = data
     this.#size = size
     this.#key = key
     this.#binary = binary
+    this.#ts = ts
     this.#head = 0
     this.#holes = 0
   }

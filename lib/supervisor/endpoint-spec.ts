@@ -39,6 +39,8 @@ export const endpointSchema = z.strictObject({
   mailboxSize: positiveInt.optional(),
   fanoutSliceSize: positiveInt.optional(),
   closeTimeoutMs: positiveInt.max(MAX_TIMER_MS).optional(),
+  /** Serve the demo page at `/` (with a connect token of its own: for demos, off by default). */
+  page: z.boolean().optional(),
 })
 
 /** What the broadcaster's thread receives: the endpoint's options with the secret read and modules resolved. */
@@ -57,6 +59,7 @@ export interface EndpointSettings {
   mailboxSize?: number
   fanoutSliceSize?: number
   closeTimeoutMs?: number
+  page?: boolean
 }
 
 type Raw = z.infer<typeof endpointSchema>

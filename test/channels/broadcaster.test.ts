@@ -70,6 +70,8 @@ t.test('events pushed into the pipeline reach the subscribers of their topic, an
   t.ok(bobSeen.every((m) => m.topic === 'user:2'))
   const [info] = runtime.stages().filter((s) => s.id === 'broadcaster')
   t.equal(info?.kind, 'consumer')
+  const stats = await runtime.call('broadcaster', { op: 'stats' }) as { delivered: number }
+  t.equal(stats.delivered, N, 'every pushed event counted once as a timed delivery')
 })
 
 t.test('runtime.broadcast sends straight to a topic and answers how many subscribers it had', async (t) => {

@@ -27,10 +27,24 @@ t.test('under the limit every frame is queued, and written in order with its kin
   t.equal(q.offer('c', 70, 'x', false, 0, 100, 'drop-oldest', drops), 0, 'exactly at the limit fits')
   t.strictSame([q.length, q.bytes], [3, 100])
   const s = sink()
-  t.equal(q.writeTo(s), 3)
+  t.strictSame(q.writeTo(s), { written: 3, timed: 0 })
   t.strictSame(s.sent, [['a', false], [Buffer.from('b'), true], ['c', false]])
   t.strictSame([q.length, q.bytes], [0, 0], 'empty after a write')
   t.strictSame(drops, counters())
+})
+
+t.test('timed frames record their push-to-write latency as they are written; dropped ones do not', async (t) => {
+  const q = new OutboundQueue()
+  const drops = counters()
+  q.offer('reply', 10, null, false, 0, 100, 'conflate', drops)
+  q.offer('old', 30, 'x', false, 0, 100, 'conflate', drops, 1000)
+  q.offer('b1', 30, 'y', false, 0, 100, 'conflate', drops, 1001)
+  q.offer('new', 30, 'x', false, 0, 70, 'conflate', drops, 1002.5)
+  const recorded: number[] = []
+  const s = sink()
+  t.strictSame(q.writeTo(s, { record: (ms) => recorded.push(ms) }, 1010), { written: 3, timed: 2 })
+  t.strictSame(s.sent.map(([d]) => d), ['reply', 'b1', 'new'], 'the older x was conflated')
+  t.strictSame(recorded, [9, 7.5], 'one sample per timed frame written, none for the reply')
 })
 
 t.test('drop-oldest: pending frames go oldest first; the socket\'s buffered bytes count against the limit', async (t) => {

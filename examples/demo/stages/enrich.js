@@ -1,0 +1,42 @@
+// The demo's producer-consumer: turns a pushed record into what clients receive.
+//
+//   pushed:   payload { seq, data }, topic "feed:<key>"
+//   emitted:  payload { id, ts, seq, key, kind, data }
+//
+// `id` and `ts` come from the envelope (the event's identity and push time), so a client can drop
+// duplicates and measure push-to-receipt latency; `kind` is the enrichment. It drops
+// nothing: the demo's accounting expects every pushed event to reach the broadcaster.
+import { chaos } from './chaos.js'
+
+/** A short label for a record of any of the recordings: its type, action or, failing those, "event". */
+function kindOf (data) {
+  if (data === null || typeof data !== 'object') return typeof data
+  return data.type ?? data.action ?? (data.page !== undefined ? 'edit' : 'event')
+}
+
+export default {
+  handleEvents (events, _from, state) {
+    const out = new Array(events.length)
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]
+      const p = e.payload
+      out[i] = {
+        ...e,
+        payload: {
+          id: e.id,
+          ts: e.ts,
+          seq: p.seq,
+          key: e.topic.slice('feed:'.length),
+          kind: kindOf(p.data),
+          data: p.data,
+        },
+      }
+    }
+    return { events: out, state }
+  },
+  handleCall (request, state) {
+    const reply = chaos(request)
+    if (reply === undefined) throw new Error(`enrich answers { chaos: "throw" | "exit" | "hang" }, got ${JSON.stringify(request)}`)
+    return { reply, state }
+  },
+}

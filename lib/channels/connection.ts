@@ -132,6 +132,9 @@ export class Connection implements ChannelConnection {
     socket.on('drain', socketOnDrain)
   }
 
+  /** When (performance.now()) its pending bytes last rose past the hub's `writable` mark; 0 while under it. */
+  overSince = 0
+
   /** Bytes queued for this client now: pending frames plus what its socket holds. */
   get pendingBytes (): number {
     return this.queue.bytes + this.ws.bufferedAmount

@@ -264,6 +264,19 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   }
 
   /**
+   * Resolves once every client has at most `highWaterBytes` waiting to be sent, not counting
+   * clients that have been over it for longer than `graceMs` (those are left to the outbound
+   * policy). The broadcaster waits on this before asking for more events, so that a fast pipeline
+   * slows to what its clients read instead of dropping for them; a stalled client slows the
+   * others for at most `graceMs`, once.
+   *
+   * @throws never.
+   */
+  writable (highWaterBytes: number, graceMs: number): Promise<void> {
+    return this.#hub.writable(highWaterBytes, graceMs)
+  }
+
+  /**
    * Closes one connection (code 4002) with `message` as the reason; its channels end with
    * `disconnect`. The official client reconnects and rejoins, as after any server-side close.
    *

@@ -132,6 +132,8 @@ export interface EndpointStats {
   topics: number
   /** `broadcast()` calls. */
   broadcasts: number
+  /** Subscribers the broadcasts were fanned out to, summed: each is then a frame sent or a drop. */
+  fanout: number
   /** Frames handed to sockets. */
   messagesSent: number
   /** Of those, broadcast frames of timed events (`broadcast(..., ts)`): deliveries of pushed events. */

@@ -52,6 +52,8 @@ interface TopicEntry {
 // 1.25x the timeout; at most every 5 s, since one pass over 10,000 connections is ~0.1 ms anyway.
 const SWEEP_MAX_MS = 5000
 const SWEEP_MIN_MS = 10
+/** How often `writable()` looks again while a client is behind. */
+const WRITABLE_POLL_MS = 2
 // Past this many processed entries the dirty list is compacted, so sustained load cannot grow it.
 const DIRTY_COMPACT_AT = 4096
 
@@ -67,7 +69,7 @@ export class Hub implements ConnectionHub {
   readonly policy: OutboundPolicy
   readonly mailboxSize: number
   readonly events: EventEmitter<EndpointEvents>
-  readonly counters = { broadcasts: 0, messagesSent: 0, delivered: 0, bytesSent: 0, writes: 0, slices: 0, refused: 0 }
+  readonly counters = { broadcasts: 0, fanout: 0, messagesSent: 0, delivered: 0, bytesSent: 0, writes: 0, slices: 0, refused: 0 }
   /** Push-to-write latency of timed broadcasts; set by whoever collects metrics. */
   latency: LatencySink | null = null
   flushTime = 0
@@ -83,6 +85,8 @@ export class Hub implements ConnectionHub {
   #immediate: ReturnType<typeof setImmediate> | null = null
   #sweep: ReturnType<typeof setInterval> | null = null
   #onEmpty: (() => void) | null = null
+  /** Set by shutdown(): `writable()` waits no longer. */
+  #shuttingDown = false
   /** Resolvers of `flushed()`, called once no connection is left to write. */
   #onFlushed: Array<() => void> = []
 
@@ -127,6 +131,7 @@ export class Hub implements ConnectionHub {
     if (entry === undefined) return 0
     const channels = entry.channels
     const count = channels.size
+    this.counters.fanout += count
     if (entry.route.intercept?.has(event) === true) {
       for (const channel of channels) {
         if (!channel.deliver(event, payload)) this.drops.mailbox_full++
@@ -225,6 +230,7 @@ export class Hub implements ConnectionHub {
    * `timeoutMs`, for the rest. Leaves no timer and no immediate behind.
    */
   async shutdown (timeoutMs: number): Promise<void> {
+    this.#shuttingDown = true
     if (this.#sweep !== null) clearInterval(this.#sweep)
     this.#sweep = null
     for (const conn of this.connections.values()) conn.close(CLOSE_CODES.shutdown, 'shutdown', 'server shutting down')
@@ -277,6 +283,38 @@ export class Hub implements ConnectionHub {
   flushed (): Promise<void> {
     if (this.#immediate === null) return Promise.resolve()
     return new Promise((resolve) => { this.#onFlushed.push(resolve) })
+  }
+
+  /**
+   * Resolves once no connection holds more than `highWaterBytes` pending, not counting those that
+   * have held more for longer than `graceMs`: a stalled client holds its sender back that long
+   * once, then is left to its outbound policy. Polled (every {@link WRITABLE_POLL_MS} ms) rather
+   * than tracked per write: a check is one pass over the connections, and it only repeats while
+   * some client is behind.
+   */
+  writable (highWaterBytes: number, graceMs: number): Promise<void> {
+    if (!this.#behind(highWaterBytes, graceMs)) return Promise.resolve()
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (this.#shuttingDown || !this.#behind(highWaterBytes, graceMs)) resolve()
+        else setTimeout(check, WRITABLE_POLL_MS)
+      }
+      setTimeout(check, WRITABLE_POLL_MS)
+    })
+  }
+
+  #behind (highWaterBytes: number, graceMs: number): boolean {
+    const at = performance.now()
+    let behind = false
+    for (const conn of this.connections.values()) {
+      if (conn.pendingBytes <= highWaterBytes) {
+        conn.overSince = 0
+      } else {
+        if (conn.overSince === 0) conn.overSince = at
+        if (at - conn.overSince <= graceMs) behind = true
+      }
+    }
+    return behind
   }
 
   #settleFlushed (): void {

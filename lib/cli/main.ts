@@ -5,55 +5,75 @@
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { packageRoot } from './package-root.js'
+import { DEMO_USAGE, demoCommand } from './demo.js'
 import { runTree } from './run-tree.js'
 
 const USAGE = `usage: stagewire <command> [options]
 
 commands:
-  demo                 run the example supervision tree (examples/tree.json): a clock,
-                       a flaky actor that crashes every 3 s (throw, exit, hang in turn)
-                       and is restarted by its supervisor, and a dynamic supervisor
+  demo                 the example pipeline on a feed (built-in, or --replay FILE), with
+                       clients that check and time every delivery; stagewire demo --help
   start --spec FILE    run any supervision tree from a JSON spec file until Ctrl-C
 
-options:
-  --spec FILE          the tree spec (start)
+options of start:
+  --spec FILE          the tree spec
   --duration S         stop gracefully after S seconds (default: run until Ctrl-C)
   --json               print a JSON summary on the last line of stdout
+
   -h, --help           this text
   -v, --version        the version
 `
 
 async function main (argv: string[]): Promise<number> {
-  let parsed
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        spec: { type: 'string' },
-        duration: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-        version: { type: 'boolean', short: 'v', default: false },
-      },
-    })
-  } catch (err) {
-    process.stderr.write(`stagewire: ${(err as Error).message}\n\n${USAGE}`)
-    return 2
-  }
-  const { values, positionals } = parsed
-  if (values.version) {
+  const [command, ...rest] = argv
+  if (command === '-v' || command === '--version') {
     const pkg = JSON.parse(readFileSync(`${packageRoot()}/package.json`, 'utf8')) as { version: string }
     process.stdout.write(`${pkg.version}\n`)
     return 0
   }
-  const [command, ...rest] = positionals
-  if (values.help || command === undefined || command === 'help') {
+  if (command === undefined || command === 'help' || command === '-h' || command === '--help') {
     process.stdout.write(USAGE)
-    return command === undefined && !values.help ? 2 : 0
+    return command === undefined ? 2 : 0
   }
-  if (rest.length > 0) {
-    process.stderr.write(`stagewire: unexpected argument ${JSON.stringify(rest[0])}\n\n${USAGE}`)
+  const wantsHelp = rest.includes('-h') || rest.includes('--help')
+  switch (command) {
+    case 'demo':
+      if (wantsHelp) {
+        process.stdout.write(DEMO_USAGE)
+        return 0
+      }
+      return demoCommand(rest)
+    case 'start':
+      if (wantsHelp) {
+        process.stdout.write(USAGE)
+        return 0
+      }
+      return startCommand(rest)
+    default:
+      process.stderr.write(`stagewire: unknown command ${JSON.stringify(command)}\n\n${USAGE}`)
+      return 2
+  }
+}
+
+/** `stagewire start --spec FILE [--duration S] [--json]`. */
+async function startCommand (argv: string[]): Promise<number> {
+  let values
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      allowPositionals: false,
+      options: {
+        spec: { type: 'string' },
+        duration: { type: 'string' },
+        json: { type: 'boolean', default: false },
+      },
+    }))
+  } catch (err) {
+    process.stderr.write(`stagewire start: ${(err as Error).message}\n\n${USAGE}`)
+    return 2
+  }
+  if (values.spec === undefined) {
+    process.stderr.write('stagewire start: needs --spec FILE\n')
     return 2
   }
   let duration: number | undefined
@@ -61,29 +81,11 @@ async function main (argv: string[]): Promise<number> {
     duration = Number(values.duration)
     // Node's timers stop at 2^31 - 1 ms; a longer one would fire at once.
     if (!Number.isFinite(duration) || duration <= 0 || duration > (2 ** 31 - 1) / 1000) {
-      process.stderr.write(`stagewire: --duration must be a number of seconds from 0 to 2147483, got ${JSON.stringify(values.duration)}\n`)
+      process.stderr.write(`stagewire start: --duration must be a number of seconds from 0 to 2147483, got ${JSON.stringify(values.duration)}\n`)
       return 2
     }
   }
-  switch (command) {
-    case 'demo':
-      return runTree(`${packageRoot()}/examples/tree.json`, {
-        duration,
-        json: values.json,
-        banner: 'stagewire demo: the example supervision tree (examples/tree.json). The pipeline demo of the\n' +
-          'channels issue replaces this; for now watch "flaky" crash every 3 s and be restarted while\n' +
-          '"clock" keeps ticking on its own thread. Ctrl-C stops it gracefully.',
-      })
-    case 'start':
-      if (values.spec === undefined) {
-        process.stderr.write('stagewire: start needs --spec FILE\n')
-        return 2
-      }
-      return runTree(values.spec, { duration, json: values.json })
-    default:
-      process.stderr.write(`stagewire: unknown command ${JSON.stringify(command)}\n\n${USAGE}`)
-      return 2
-  }
+  return runTree(values.spec, { duration, json: values.json })
 }
 
 process.exitCode = await main(process.argv.slice(2))

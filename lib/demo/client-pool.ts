@@ -145,7 +145,10 @@ export class ClientPool {
 
   /** The running counts. */
   progress (): ClientsProgress {
+    const latency = this.#latency.summary()
     return {
+      p50: latency.p50,
+      p99: latency.p99,
       delivered: this.#delivered,
       misrouted: this.#notJoined + this.#keyMismatch,
       duplicates: this.#duplicates,

@@ -61,6 +61,9 @@ export interface ClientsProgress {
   duplicates: number
   invalid: number
   errors: number
+  /** Push-to-receipt latency so far, in ms (null before the first delivery). */
+  p50: number | null
+  p99: number | null
 }
 
 /** Everything the clients saw: frames of a topic count from the moment its client asks to join it, until `stop`. */

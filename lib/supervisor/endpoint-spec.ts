@@ -41,6 +41,16 @@ export const endpointSchema = z.strictObject({
   closeTimeoutMs: positiveInt.max(MAX_TIMER_MS).optional(),
   /** Serve the demo page at `/` (with a connect token of its own: for demos, off by default). */
   page: z.boolean().optional(),
+  /**
+   * Demand waits for the clients (default on): the broadcaster asks for more events only once no
+   * client has more than `highWaterBytes` (default half of outboundLimitBytes) waiting, except
+   * clients behind for longer than `graceMs` (default 1000), which are left to outboundPolicy.
+   * `false`: demand follows the socket writes only, and slow clients drop by their policy.
+   */
+  backpressure: z.union([
+    z.literal(false),
+    z.strictObject({ highWaterBytes: positiveInt.optional(), graceMs: z.number().int().min(0).max(MAX_TIMER_MS).optional() }),
+  ]).optional(),
 })
 
 /** What the broadcaster's thread receives: the endpoint's options with the secret read and modules resolved. */
@@ -60,6 +70,7 @@ export interface EndpointSettings {
   fanoutSliceSize?: number
   closeTimeoutMs?: number
   page?: boolean
+  backpressure?: false | { highWaterBytes?: number, graceMs?: number }
 }
 
 type Raw = z.infer<typeof endpointSchema>

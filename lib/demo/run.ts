@@ -1,0 +1,513 @@
+/**
+ * `stagewire demo` as a library call: a supervision tree from a spec, a feed pushed into it, a
+ * process of official Phoenix clients checking what arrives, and the accounting at the end.
+ *
+ * ```
+ *   Replay | FeedGenerator ─► runtime.push(producer, { seq, data }, { topic: feed:<key> })
+ *        (waits for `drain` whenever push() says false)      │
+ *                                        ingest ─► enrich ─► broadcaster ═ws═► DemoClients (own process)
+ *   chaos (optional): runtime.call(stage, { chaos: throw | exit | hang }) every few seconds
+ *   end (feed done, duration, abort): stop feeding ─► wait until every pushed event is broadcast,
+ *        dropped or lost ─► wait until the clients have what was sent ─► summary ─► close
+ * ```
+ *
+ * Accounting, in two units:
+ * - events: `pushed = broadcast + dropped + lost` (the runtime's own counters); a difference is
+ *   `unaccounted`, which is a bug.
+ * - deliveries (event × subscribed client): `expected_deliveries` is computed here from what was
+ *   pushed and which clients joined which topic. It splits into `delivered` (counted by the
+ *   clients), `not_broadcast` (deliveries of events lost or dropped before the broadcaster: the
+ *   expected count minus the broadcaster's fan-out), `dropped_at_socket` (the endpoint's outbound
+ *   policy) and `missing` (fanned out, neither received nor dropped: a bug).
+ *
+ * The library prints nothing: progress, chaos and restarts are events; the summary is the result.
+ */
+import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { EventEmitter } from 'eventemitter3'
+import { signToken } from '../channels/token.js'
+import { InvalidArgumentError, SpecError, describeThrown } from '../errors.js'
+import { start } from '../runtime.js'
+import type { Runtime } from '../runtime.js'
+import type { EndpointStats } from '../channels/events.js'
+import { DemoClients } from './clients.js'
+import { FEED_EVENT, checkSpeed, describe } from './feed.js'
+import type { FeedEvent, Speed } from './feed.js'
+import { FeedGenerator } from './generator.js'
+import type { GeneratorOptions } from './generator.js'
+import type { ClientsProgress, ClientsSummary } from './protocol.js'
+import { Replay, SKIP_REASONS, scanKeys } from './replay.js'
+import type { SkipCounts } from './replay.js'
+import { assignTopics, feedTopic } from './topics.js'
+
+/** What the clients are asked to do to a stage, in turn. */
+export type ChaosKind = 'throw' | 'exit' | 'hang'
+const CHAOS_KINDS: readonly ChaosKind[] = ['throw', 'exit', 'hang']
+
+/** Options of {@link runDemo}; all optional. */
+export interface DemoOptions {
+  /** The tree spec file (JSON). It needs a producer stage and a `builtin:broadcaster` at its top level. */
+  spec: string
+  /** Where the endpoint listens: patched into the broadcaster's `endpoint` (default: the spec's; port 0 picks a free one). */
+  host?: string
+  port?: number
+  /** A recording to replay; without it, the built-in generator. */
+  replay?: { file: string, key: string, time?: string }
+  /** The built-in generator's options (keys, rate, seed, count); ignored with `replay`. */
+  generator?: Omit<GeneratorOptions, 'speed' | 'signal'>
+  /** Times faster than recorded, or `'max'` (default 1). */
+  speed?: Speed
+  /** Clients to connect (default 20). */
+  clients?: number
+  /** Topics each client joins (default 3). */
+  topicsPerClient?: number
+  /** Seed of the clients' topic choice (default 1). */
+  seed?: number
+  /** Stop feeding after this long (ms); default: when the feed ends or `signal` aborts. */
+  durationMs?: number
+  /** Kill a pipeline stage (not the broadcaster: its clients would be cut off) every `chaosEveryMs`. */
+  chaos?: boolean
+  /** Default 3000 ms. */
+  chaosEveryMs?: number
+  /** Aborting stops the feed; the run then drains and summarises as after `durationMs`. */
+  signal?: AbortSignal
+  /** How long the end waits for in-flight events and deliveries (default 30,000 ms). */
+  drainTimeoutMs?: number
+  /** How often `progress` is emitted (default 250 ms). */
+  progressMs?: number
+}
+
+/** Latency in ms; null when nothing was delivered. */
+export interface LatencyMs { p50: number | null, p90: number | null, p99: number | null, max: number | null }
+
+/** What `runDemo` resolves to (snake_case: it is printed as JSON as it is). */
+export interface DemoSummary {
+  /** `generator` or the recording's path. */
+  feed: string
+  seconds: number
+  /** Events pushed into the producer. */
+  pushed: number
+  /** Events the broadcaster fanned out. */
+  broadcast: number
+  /** Events lost inside crashed stages. */
+  lost: number
+  /** Events dropped by a stage, all reasons. */
+  dropped: number
+  dropped_by_reason: Record<string, number>
+  /** `pushed - broadcast - dropped - lost`: 0 unless something is wrong. */
+  unaccounted: number
+  restarts: number
+  /** Events pushed per second, from the first push until everything was delivered. */
+  events_per_s: number
+  expected_deliveries: number
+  delivered: number
+  /** Deliveries of events that never reached the broadcaster (lost or dropped upstream). */
+  not_broadcast: number
+  /** Deliveries the endpoint dropped for slow clients (its outbound policy). */
+  dropped_at_socket: number
+  /** Deliveries fanned out but neither received nor dropped: 0 unless something is wrong. */
+  missing: number
+  misrouted: number
+  duplicates: number
+  invalid: number
+  latency_ms: LatencyMs
+  clients: number
+  joined: number
+  /** Topics the clients joined. */
+  topics: number
+  /** Recording lines skipped, by reason (all 0 for the generator). */
+  skipped: SkipCounts
+  chaos: { kills: number }
+  /** Client-side socket and channel errors, and disconnects. */
+  client_errors: number
+  disconnects: number
+  /** The first few problems the clients described. */
+  samples: string[]
+}
+
+/** A live reading, every `progressMs`. */
+export interface DemoProgress {
+  seconds: number
+  pushed: number
+  /** Over the last interval. */
+  eventsPerS: number
+  delivered: number
+  p50: number | null
+  p99: number | null
+  dropped: number
+  lost: number
+  restarts: number
+  misrouted: number
+}
+
+/** Events of {@link DemoRun}. */
+export interface DemoEvents {
+  /** The tree is up and every client joined. */
+  ready: (info: { url: string, pageUrl: string, clients: number, topics: string[], subscribers: Record<string, number>, feed: string }) => void
+  progress: (progress: DemoProgress) => void
+  /** The feed stopped (ended, duration, abort); draining follows. */
+  draining: (why: 'feed_done' | 'duration' | 'aborted') => void
+  chaos: (info: { stage: string, kind: ChaosKind }) => void
+  restart: (info: { id: string, reason: string }) => void
+}
+
+const DEFAULTS = { clients: 20, topicsPerClient: 3, seed: 1, chaosEveryMs: 3000, drainTimeoutMs: 30_000, progressMs: 250 } as const
+/** Connect tokens live as long as a demo may reasonably run. */
+const TOKEN_SECONDS = 7 * 24 * 3600
+
+/**
+ * One demo run. `run()` once; listen to the events first.
+ *
+ * ```ts
+ * const demo = new DemoRun({ spec: 'examples/demo/tree.json', port: 0, clients: 5, durationMs: 3000 })
+ * demo.on('progress', (p) => ...)
+ * const summary = await demo.run()
+ * ```
+ */
+export class DemoRun extends EventEmitter<DemoEvents> {
+  readonly #o: Required<Omit<DemoOptions, 'host' | 'port' | 'replay' | 'generator' | 'durationMs' | 'signal'>> & DemoOptions
+  #started = false
+
+  /** @throws {InvalidArgumentError} `ERR_INVALID_ARGUMENT` an option is invalid. */
+  constructor (options: DemoOptions) {
+    super()
+    this.#o = { ...DEFAULTS, speed: 1, chaos: false, ...checkOptions(options) }
+  }
+
+  /**
+   * Runs the demo to its end and tears everything down.
+   *
+   * @throws {SpecError} the spec is invalid or lacks a producer or broadcaster.
+   * @throws the runtime's start errors (`ERR_ACTOR_INIT` when the port is taken, ...), the clients'
+   *   (`ERR_CLIENTS_JOIN` ...), or a recording's file system error. Nothing is left running.
+   */
+  async run (): Promise<DemoSummary> {
+    if (this.#started) throw new InvalidArgumentError('a DemoRun runs once')
+    this.#started = true
+    const o = this.#o
+    const { tree, producer, broadcaster, targets, secret } = loadDemoSpec(o.spec, o.host, o.port)
+
+    // The feed, and the keys the clients choose among (a recording is scanned first, unpaced).
+    const stopFeed = new AbortController()
+    let feed: AsyncIterable<FeedEvent>
+    let keys: string[]
+    let replay: Replay | undefined
+    if (o.replay !== undefined) {
+      const scan = await scanKeys(o.replay.file, o.replay.key, { time: o.replay.time, signal: o.signal })
+      if (scan.keys.length === 0) throw new InvalidArgumentError(`${o.replay.file}: no line has a usable key "${o.replay.key}"${o.replay.time !== undefined ? ` and time "${o.replay.time}"` : ''} (${scan.lines} lines read)`)
+      keys = scan.keys.map((k) => k.key)
+      replay = new Replay(o.replay.file, { key: o.replay.key, time: o.replay.time, speed: o.speed, signal: stopFeed.signal })
+      feed = replay
+    } else {
+      const generator = new FeedGenerator({ ...withoutUndefined(o.generator ?? {}), speed: o.speed, signal: stopFeed.signal })
+      keys = generator.keys.map((k) => k.key)
+      feed = generator
+    }
+    // The most frequent keys, a few more than one client joins, so that clients differ.
+    const pool = keys.slice(0, Math.max(o.topicsPerClient, Math.min(keys.length, o.clients, 40)))
+    const topics = assignTopics(o.clients, { keys: pool, perClient: o.topicsPerClient, seed: o.seed })
+
+    const runtime = await start(tree, { baseDir: dirname(o.spec) })
+    let clients: DemoClients | undefined
+    try {
+      const address = await runtime.endpointAddress(broadcaster)
+      const tokens = topics.map((_, i) => signToken({ demoClient: i }, secret, { maxAgeSeconds: TOKEN_SECONDS }))
+      clients = await DemoClients.start({ url: address.url, tokens, topics, progressMs: o.progressMs })
+      return await this.#drive(runtime, clients, { feed, replay, stopFeed, producer, broadcaster, targets, pageUrl: `http://${address.host}:${address.port}/`, socketUrl: address.url })
+    } finally {
+      clients?.destroy()
+      await runtime.close()
+    }
+  }
+
+  async #drive (runtime: Runtime, clients: DemoClients, ctx: {
+    feed: AsyncIterable<FeedEvent>
+    replay: Replay | undefined
+    stopFeed: AbortController
+    producer: string
+    broadcaster: string
+    targets: string[]
+    pageUrl: string
+    socketUrl: string
+  }): Promise<DemoSummary> {
+    const o = this.#o
+    const subscribers = new Map(Object.entries(clients.ready.subscribers))
+    const counts = { pushed: 0, expected: 0, lost: 0, dropped: 0, restarts: 0, kills: 0 }
+    const droppedBy: Record<string, number> = {}
+    runtime.on('stage:lost', (e) => { counts.lost += e.count })
+    runtime.on('stage:dropped', (e) => {
+      counts.dropped += e.count
+      droppedBy[e.reason] = (droppedBy[e.reason] ?? 0) + e.count
+    })
+    runtime.on('child:restarted', (e) => {
+      counts.restarts++
+      this.emit('restart', { id: e.id, reason: e.reason.kind === 'error' ? describeThrown(e.reason.error) : e.reason.kind })
+    })
+    this.emit('ready', {
+      url: ctx.socketUrl,
+      pageUrl: ctx.pageUrl,
+      clients: clients.ready.clients,
+      topics: [...subscribers.keys()],
+      subscribers: { ...clients.ready.subscribers },
+      feed: o.replay?.file ?? 'generator',
+    })
+
+    // Why the feed stops: the first of these wins.
+    let why: 'feed_done' | 'duration' | 'aborted' = 'feed_done'
+    const stop = (reason: typeof why): void => {
+      if (ctx.stopFeed.signal.aborted) return
+      why = reason
+      ctx.stopFeed.abort()
+    }
+    const onAbort = (): void => stop('aborted')
+    if (o.signal?.aborted === true) stop('aborted')
+    o.signal?.addEventListener('abort', onAbort, { once: true })
+    const durationTimer = o.durationMs !== undefined ? setTimeout(() => stop('duration'), o.durationMs) : undefined
+
+    let latest: ClientsProgress = { delivered: 0, misrouted: 0, duplicates: 0, invalid: 0, errors: 0, p50: null, p99: null }
+    clients.on('progress', (p) => { latest = p })
+    const startedAt = performance.now()
+    let lastTick = { at: startedAt, pushed: 0 }
+    const progress = setInterval(() => {
+      const now = performance.now()
+      this.emit('progress', {
+        seconds: (now - startedAt) / 1000,
+        pushed: counts.pushed,
+        eventsPerS: (counts.pushed - lastTick.pushed) / ((now - lastTick.at) / 1000),
+        delivered: latest.delivered,
+        p50: latest.p50,
+        p99: latest.p99,
+        dropped: counts.dropped,
+        lost: counts.lost,
+        restarts: counts.restarts,
+        misrouted: latest.misrouted,
+      })
+      lastTick = { at: now, pushed: counts.pushed }
+    }, o.progressMs)
+
+    let turn = 0
+    const chaos = o.chaos && ctx.targets.length > 0
+      ? setInterval(() => {
+        const stage = ctx.targets[Math.floor(Math.random() * ctx.targets.length)] as string
+        const kind = CHAOS_KINDS[turn++ % CHAOS_KINDS.length] as ChaosKind
+        counts.kills++
+        this.emit('chaos', { stage, kind })
+        // A stage already down (restarting) refuses the call: that kill simply does not happen.
+        runtime.call(stage, { chaos: kind }).catch(() => { counts.kills-- })
+      }, o.chaosEveryMs)
+      : undefined
+
+    try {
+      // Feed: every push is accounted for; on false, wait for `drain` (or the stop) before the next.
+      const pusher = runtime.pusher(ctx.producer)
+      const waitForDrain = (): Promise<void> => new Promise((resolve) => {
+        const done = (): void => {
+          runtime.off('drain', onDrain)
+          ctx.stopFeed.signal.removeEventListener('abort', done)
+          resolve()
+        }
+        const onDrain = (e: { stage: string }): void => { if (e.stage === ctx.producer) done() }
+        runtime.on('drain', onDrain)
+        ctx.stopFeed.signal.addEventListener('abort', done, { once: true })
+      })
+      if (!ctx.stopFeed.signal.aborted) {
+        for await (const event of ctx.feed) {
+          if (ctx.stopFeed.signal.aborted) break
+          const topic = feedTopic(event.key)
+          const accepted = pusher.push({ seq: counts.pushed, data: event.event }, { topic, event: FEED_EVENT })
+          counts.pushed++
+          counts.expected += subscribers.get(topic) ?? 0
+          if (!accepted) await waitForDrain()
+        }
+      }
+      if (!ctx.stopFeed.signal.aborted) stop('feed_done')
+      this.emit('draining', why)
+      clearInterval(chaos)
+
+      // Drain: every pushed event broadcast, dropped or lost; then the clients have what was sent.
+      const deadline = performance.now() + o.drainTimeoutMs
+      let stats = await broadcasterStats(runtime, ctx.broadcaster)
+      while (stats.broadcasts + counts.dropped + counts.lost < counts.pushed && performance.now() < deadline) {
+        await sleep(50)
+        stats = await broadcasterStats(runtime, ctx.broadcaster)
+      }
+      const dropsAtSocket = socketDrops(stats)
+      await clients.report({ atLeast: stats.fanout - dropsAtSocket, waitMs: Math.max(1, Math.round(deadline - performance.now())) })
+      const seconds = (performance.now() - startedAt) / 1000
+      const final = await clients.stop()
+      stats = await broadcasterStats(runtime, ctx.broadcaster)
+      return this.#summary(counts, droppedBy, stats, final, seconds, ctx.replay)
+    } finally {
+      clearTimeout(durationTimer)
+      clearInterval(progress)
+      clearInterval(chaos)
+      o.signal?.removeEventListener('abort', onAbort)
+    }
+  }
+
+  #summary (
+    counts: { pushed: number, expected: number, lost: number, dropped: number, restarts: number, kills: number },
+    droppedBy: Record<string, number>,
+    stats: EndpointStats,
+    clients: ClientsSummary,
+    seconds: number,
+    replay: Replay | undefined,
+  ): DemoSummary {
+    const droppedAtSocket = socketDrops(stats)
+    const delivered = clients.delivered - clients.duplicates
+    const skipped = replay?.stats().skipped ?? Object.fromEntries(SKIP_REASONS.map((r) => [r, 0])) as SkipCounts
+    return {
+      feed: this.#o.replay?.file ?? 'generator',
+      seconds: round(seconds, 3),
+      pushed: counts.pushed,
+      broadcast: stats.broadcasts,
+      lost: counts.lost,
+      dropped: counts.dropped,
+      dropped_by_reason: droppedBy,
+      unaccounted: counts.pushed - stats.broadcasts - counts.dropped - counts.lost,
+      restarts: counts.restarts,
+      events_per_s: seconds > 0 ? Math.round(counts.pushed / seconds) : 0,
+      expected_deliveries: counts.expected,
+      delivered,
+      not_broadcast: counts.expected - stats.fanout,
+      dropped_at_socket: droppedAtSocket,
+      missing: stats.fanout - droppedAtSocket - delivered,
+      misrouted: clients.misrouted,
+      duplicates: clients.duplicates,
+      invalid: clients.invalid,
+      latency_ms: { p50: clients.latency.p50, p90: clients.latency.p90, p99: clients.latency.p99, max: clients.latency.max },
+      clients: clients.clients,
+      joined: clients.joined,
+      topics: Object.keys(clients.perTopic).length,
+      skipped,
+      chaos: { kills: counts.kills },
+      client_errors: clients.errors,
+      disconnects: clients.disconnects,
+      samples: clients.samples,
+    }
+  }
+}
+
+/** Runs a demo: `new DemoRun(options).run()`. */
+export function runDemo (options: DemoOptions): Promise<DemoSummary> {
+  return new DemoRun(options).run()
+}
+
+/**
+ * Whether a summary shows a fault: anything misrouted, duplicated, malformed, unaccounted or
+ * missing, or, without chaos, anything lost. Drops by a configured policy are not faults.
+ */
+export function demoFailed (summary: DemoSummary, chaos: boolean): string[] {
+  const faults: string[] = []
+  if (summary.misrouted > 0) faults.push(`${summary.misrouted} misrouted`)
+  if (summary.duplicates > 0) faults.push(`${summary.duplicates} duplicates`)
+  if (summary.invalid > 0) faults.push(`${summary.invalid} invalid frames`)
+  if (summary.unaccounted !== 0) faults.push(`${summary.unaccounted} events unaccounted for`)
+  if (summary.missing !== 0) faults.push(`${summary.missing} deliveries missing`)
+  if (!chaos && summary.lost > 0) faults.push(`${summary.lost} events lost`)
+  if (!chaos && summary.not_broadcast > 0 && summary.dropped === 0) faults.push(`${summary.not_broadcast} deliveries never broadcast`)
+  return faults
+}
+
+interface DemoSpec {
+  tree: Record<string, unknown>
+  producer: string
+  broadcaster: string
+  /** The stages chaos may kill: every top-level stage but the broadcaster. */
+  targets: string[]
+  secret: string
+}
+
+/**
+ * Reads the demo's spec and patches what the demo decides: the endpoint's host and port, and,
+ * when its secret comes from an unset environment variable, a fresh random secret.
+ */
+function loadDemoSpec (file: string, host: string | undefined, port: number | undefined): DemoSpec {
+  let tree: Record<string, unknown>
+  try {
+    tree = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>
+  } catch (err) {
+    throw new SpecError(`${file}: ${describeThrown(err)}`, '')
+  }
+  const children = Array.isArray(tree?.children) ? tree.children as Array<Record<string, unknown>> : []
+  const stageIds = (pred: (c: Record<string, unknown>) => boolean): string[] =>
+    children.filter((c) => typeof c === 'object' && c !== null && typeof c.id === 'string' && pred(c)).map((c) => c.id as string)
+  const producer = stageIds((c) => c.stage === 'producer')[0]
+  const broadcasterChild = children.find((c) => typeof c === 'object' && c !== null && c.module === 'builtin:broadcaster')
+  if (producer === undefined || broadcasterChild === undefined || typeof broadcasterChild.id !== 'string') {
+    throw new SpecError(`${file}: the demo needs a tree with a producer stage (fed by push) and a builtin:broadcaster among the root's children`, 'children')
+  }
+  const endpoint = { ...(broadcasterChild.endpoint as Record<string, unknown> | undefined) }
+  if (host !== undefined) endpoint.host = host
+  if (port !== undefined) endpoint.port = port
+  let secret: string
+  if (typeof endpoint.secret === 'string') {
+    secret = endpoint.secret
+  } else if (typeof endpoint.secretEnv === 'string' && typeof process.env[endpoint.secretEnv] === 'string' && process.env[endpoint.secretEnv] !== '') {
+    secret = process.env[endpoint.secretEnv] as string
+  } else {
+    // Nobody set one: the demo signs its own clients' tokens, so any fresh secret will do.
+    secret = randomBytes(32).toString('base64url')
+    delete endpoint.secretEnv
+    endpoint.secret = secret
+  }
+  const patched = children.map((c) => c === broadcasterChild ? { ...c, endpoint } : c)
+  return {
+    tree: { ...tree, children: patched },
+    producer,
+    broadcaster: broadcasterChild.id,
+    targets: stageIds((c) => c !== broadcasterChild && typeof c.stage === 'string'),
+    secret,
+  }
+}
+
+function checkOptions (o: DemoOptions): DemoOptions {
+  if (typeof o !== 'object' || o === null) throw new InvalidArgumentError(`options must be an object, got ${describe(o)}`)
+  if (typeof o.spec !== 'string' || o.spec === '') throw new InvalidArgumentError(`options.spec must be a file path, got ${describe(o.spec)}`)
+  const intIn = (name: keyof DemoOptions, min: number, max: number): void => {
+    const v = o[name]
+    if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)) {
+      throw new InvalidArgumentError(`options.${name} must be an integer from ${min} to ${max}, got ${describe(v)}`)
+    }
+  }
+  intIn('port', 0, 65535)
+  intIn('clients', 1, 10_000)
+  intIn('topicsPerClient', 1, 100)
+  intIn('seed', 0, 2 ** 32 - 1)
+  intIn('durationMs', 1, 2 ** 31 - 1)
+  intIn('chaosEveryMs', 100, 2 ** 31 - 1)
+  intIn('drainTimeoutMs', 1, 2 ** 31 - 1)
+  intIn('progressMs', 10, 2 ** 31 - 1)
+  if (o.speed !== undefined) checkSpeed(o.speed, 'options.speed')
+  if (o.replay !== undefined && (typeof o.replay !== 'object' || typeof o.replay.file !== 'string' || typeof o.replay.key !== 'string')) {
+    throw new InvalidArgumentError('options.replay must be { file, key, time? }')
+  }
+  // An option given as undefined means its default.
+  const defined = withoutUndefined(o)
+  return { ...defined, spec: resolve(o.spec) }
+}
+
+async function broadcasterStats (runtime: Runtime, broadcaster: string): Promise<EndpointStats> {
+  return await runtime.call(broadcaster, { op: 'stats' }) as EndpointStats
+}
+
+function socketDrops (stats: EndpointStats): number {
+  let n = 0
+  for (const v of Object.values(stats.drops)) n += v
+  return n
+}
+
+function sleep (ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+function round (x: number, digits: number): number {
+  const f = 10 ** digits
+  return Math.round(x * f) / f
+}
+
+function withoutUndefined<T extends object> (o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T
+}

@@ -36,5 +36,8 @@ export type {
 export { REPLY_REASONS } from './channels/connection.js'
 export type { OutboundPolicy } from './channels/outbound.js'
 export type { ActorStats } from './protocol.js'
+export type { RuntimeMetrics, StageMetrics } from './metrics/aggregate.js'
+export type { LatencySummary } from './metrics/latency.js'
+export { LATENCY_BUCKETS } from './metrics/prometheus.js'
 export type * from './telemetry.js'
 export * from './errors.js'

@@ -8,6 +8,7 @@
  *                                                 ◄─  ready | init_failed{error}
  *                                                 ◄─  heartbeat            (every heartbeatMs)
  *                                                 ◄─  stats{stats}         (every statsMs)
+ *                                                 ◄─  metrics{report}      (about every second, and before ending)
  *   shutdown{reason}                              ─►  terminate(reason, state)
  *                                                 ◄─  shutdown_ack, then the thread exits 0
  *                                                 ◄─  exit{reason}         (the actor stopped itself)
@@ -30,6 +31,7 @@
  */
 import type { MessagePort } from 'node:worker_threads'
 import type { WireError } from './errors.js'
+import type { MetricsReport } from './metrics/thread-metrics.js'
 
 /** Why an actor stopped, as OTP sees it: `normal` and `shutdown` are not failures. */
 export type ExitReasonWire =
@@ -158,6 +160,8 @@ export type FromActor =
   | { type: 'crash', error: WireError, origin: 'uncaughtException' | 'unhandledRejection' }
   /** Stages dropped events since the last report, by stage and reason (coalesced: at most one report per 100 ms per thread). */
   | { type: 'dropped', counts: DropCounts }
+  /** What the thread measured since its previous report (lib/metrics/thread-metrics.ts); only when there is something. */
+  | { type: 'metrics', report: MetricsReport }
 
 /** The reply to a call, as data: errors cannot cross comlink with their class and code intact. */
 export type CallResult =

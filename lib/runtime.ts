@@ -3,9 +3,16 @@
  * host app sees them.
  */
 import { EventEmitter } from 'eventemitter3'
+import type { Registry as PrometheusRegistry } from 'prom-client'
+import type { ActorRef } from './actor/ref.js'
 import { Registry } from './actor/registry.js'
 import { builtinModule } from './builtins/index.js'
 import { ActorNotFoundError, InvalidArgumentError, RuntimeClosedError } from './errors.js'
+import { MetricsAggregate } from './metrics/aggregate.js'
+import type { RuntimeMetrics } from './metrics/aggregate.js'
+import { createMetricsRegistry } from './metrics/prometheus.js'
+import { threadMetrics } from './metrics/thread-metrics.js'
+import type { MetricsReport } from './metrics/thread-metrics.js'
 import { IdSource } from './stage/ids.js'
 import { PushChannel } from './stage/push.js'
 import type { PushMeta } from './stage/push.js'
@@ -60,6 +67,9 @@ const MAX_TIMER_MS = 2 ** 31 - 1
 /** Stages running this module are broadcasters. */
 const BROADCASTER_URL = builtinModule('broadcaster')
 
+/** How often the runtime emits `metrics` and sends the Prometheus text to its broadcasters' `/metrics` (threads report as often). */
+const METRICS_MS = 1000
+
 /** The id of the root supervisor in paths and telemetry. */
 export const ROOT = 'root'
 
@@ -71,7 +81,7 @@ type State = 'running' | 'closing' | 'closed' | 'failed'
  * Emits the telemetry events of {@link TelemetryEvents}: `child:started`,
  * `child:exited`, `child:restarted`, `supervisor:intensity` and `fatal`
  * (the root supervisor gave up; every child has been stopped, and the host
- * process carries on).
+ * process carries on), the stage events, and `metrics` every second.
  */
 export class Runtime extends EventEmitter<TelemetryEvents> {
   readonly #registry = new Registry()
@@ -84,6 +94,15 @@ export class Runtime extends EventEmitter<TelemetryEvents> {
   readonly #broadcasters = new Set<string>()
   /** Ids of pushed events: sequential from 1 (seed 0). */
   readonly #ids = new IdSource(0)
+  readonly #metrics = new MetricsAggregate()
+  readonly #prometheus: PrometheusRegistry
+  /** Actors whose metrics reports are listened to. */
+  readonly #measured = new WeakSet<ActorRef>()
+  /** Stages run in this thread (`thread: "main"`): their measurements are taken here, not reported. */
+  #inThread = false
+  #metricsTimer: NodeJS.Timeout | undefined
+  /** The Prometheus text is on its way to the broadcasters. */
+  #exposing = false
   #state: State = 'running'
   #closing: Promise<void> | undefined
 
@@ -92,9 +111,17 @@ export class Runtime extends EventEmitter<TelemetryEvents> {
     super()
     this.#baseDir = baseDir
     this.#codec = spec.codec
-    const emit = this.emit.bind(this) as unknown as SupervisorHost['emit']
+    const emit = this.#emit.bind(this) as unknown as SupervisorHost['emit']
     this.#wiring = new Wiring(this.#registry, emit)
-    this.#registry.on('registered', (name, actor) => this.#pushes.get(name)?.attach(actor))
+    this.#prometheus = createMetricsRegistry({
+      metrics: () => this.metrics(),
+      delivery: this.#metrics.delivery,
+      stageLatency: this.#metrics.stageLatency,
+    })
+    this.#registry.on('registered', (name, actor) => {
+      this.#pushes.get(name)?.attach(actor)
+      this.#measure(actor)
+    })
     this.#registry.on('unregistered', (name) => this.#pushes.get(name)?.detach())
     this.#addStages(spec.children)
     const host: SupervisorHost = {
@@ -105,15 +132,69 @@ export class Runtime extends EventEmitter<TelemetryEvents> {
     }
     this.#root = new Supervisor(ROOT, spec, host, (error) => {
       this.#state = 'failed'
-      this.emit('fatal', { error })
+      this.#emit('fatal', { error })
     })
+  }
+
+  /** Every telemetry event goes through here: the metrics count what they need of it first. */
+  #emit<K extends keyof TelemetryEvents> (event: K, ...args: TelemetryEvents[K]): void {
+    if (event === 'stage:dropped') {
+      const e = args[0] as TelemetryEvents['stage:dropped'][0]
+      this.#metrics.addDropped(e.stage, e.reason, e.count)
+    } else if (event === 'child:restarted') {
+      this.#metrics.addRestart((args[0] as TelemetryEvents['child:restarted'][0]).id)
+    }
+    ;(this.emit as (event: K, ...args: TelemetryEvents[K]) => boolean)(event, ...args)
+  }
+
+  /** Listens to an actor's metrics reports (once per actor: a thread of several stages registers under each). */
+  #measure (actor: ActorRef): void {
+    if (this.#measured.has(actor)) return
+    this.#measured.add(actor)
+    actor.on('metrics', (report) => this.#addReport(report))
+  }
+
+  #addReport (report: MetricsReport): void {
+    try {
+      this.#metrics.add(report)
+    } catch {
+      // A malformed report is a bug in a thread; it must not take the host down, and the
+      // figures it would have added are simply missing.
+    }
+  }
+
+  /** Every METRICS_MS: `metrics` telemetry, and the Prometheus text to the broadcasters' `/metrics`. */
+  #tick (): void {
+    if (this.#inThread) {
+      const report = threadMetrics.take()
+      if (report !== undefined) this.#addReport(report)
+    }
+    if (this.listenerCount('metrics') > 0) this.#emit('metrics', this.metrics())
+    void this.#expose()
+  }
+
+  /** Renders the Prometheus text and hands it to every broadcaster, which serves it at `/metrics`. */
+  async #expose (): Promise<void> {
+    if (this.#exposing || this.#broadcasters.size === 0 || this.#state !== 'running') return
+    this.#exposing = true
+    try {
+      const request = { op: 'metrics', text: await this.#prometheus.metrics(), contentType: this.#prometheus.contentType }
+      await Promise.all([...this.#broadcasters].map((id) => this.call(id, request).catch(() => {
+        // Restarting, or closing: it gets the next one.
+      })))
+    } finally {
+      this.#exposing = false
+    }
   }
 
   #addStages (children: ChildSpec[]): void {
     const stages: StageSpec[] = []
     const walk = (list: ChildSpec[]): void => {
       for (const child of list) {
-        if (child.type === 'worker' && child.stages !== undefined) stages.push(...child.stages)
+        if (child.type === 'worker' && child.stages !== undefined) {
+          stages.push(...child.stages)
+          if (child.inThread === true) this.#inThread = true
+        }
         else if (child.type === 'supervisor') walk(child.children)
       }
     }
@@ -123,10 +204,10 @@ export class Runtime extends EventEmitter<TelemetryEvents> {
       if (stage.module === BROADCASTER_URL) this.#broadcasters.add(stage.id)
       if (stage.kind !== 'producer') continue
       this.#pushes.set(stage.id, new PushChannel(stage, this.#ids, this.#codec, {
-        drain: (id) => this.emit('drain', { stage: id }),
+        drain: (id) => this.#emit('drain', { stage: id }),
         dropped: (id, count, reason) => {
           this.#wiring.addDropped(id, count)
-          this.emit('stage:dropped', { stage: id, count, reason })
+          this.#emit('stage:dropped', { stage: id, count, reason })
         },
       }))
     }
@@ -227,6 +308,27 @@ export class Runtime extends EventEmitter<TelemetryEvents> {
     return this.#wiring.info()
   }
 
+  /**
+   * What the runtime has measured since it started: events pushed, dispatched to the fan-out,
+   * delivered to sockets, dropped (by reason), lost (by stage), restarts (by child), push → socket
+   * write latency, and per stage its live buffer, queue and demand and its push → stage latency.
+   * Counters read from shared memory are live; what threads measure arrives about every second.
+   * Plain data: safe to JSON.stringify.
+   */
+  metrics (): RuntimeMetrics {
+    return this.#metrics.snapshot(this.#wiring.info(), this.#ids.issued)
+  }
+
+  /**
+   * The runtime's Prometheus metrics, in a registry of its own (prom-client's global `register` is
+   * left alone). Serve it yourself (`await runtime.metricsRegistry.metrics()`) or merge it into
+   * yours: `Registry.merge([register, runtime.metricsRegistry])`. A broadcaster's endpoint serves
+   * the same text at `/metrics`.
+   */
+  get metricsRegistry (): PrometheusRegistry {
+    return this.#prometheus
+  }
+
   #pushChannel (stage: string): PushChannel {
     if (this.#state !== 'running') throw new RuntimeClosedError(`the runtime is ${this.#state}`)
     const channel = this.#pushes.get(stage)
@@ -237,6 +339,10 @@ export class Runtime extends EventEmitter<TelemetryEvents> {
   /** @internal */
   async startTree (): Promise<void> {
     await this.#root.start()
+    this.#metricsTimer = setInterval(() => this.#tick(), METRICS_MS)
+    // Metrics must never keep the host's process alive.
+    this.#metricsTimer.unref()
+    void this.#expose()
   }
 
   /** `running` until `close()`/`destroy()` (then `closing`, `closed`), or `failed` after a `fatal` event. */
@@ -312,6 +418,7 @@ export class Runtime extends EventEmitter<TelemetryEvents> {
   async #close (options: CloseOptions): Promise<void> {
     if (this.#state === 'closed') return
     this.#state = 'closing'
+    clearInterval(this.#metricsTimer)
     for (const channel of this.#pushes.values()) channel.close()
     const timeout = options.timeout ?? 30_000
     let timer: NodeJS.Timeout | undefined
@@ -326,6 +433,7 @@ export class Runtime extends EventEmitter<TelemetryEvents> {
   async destroy (): Promise<void> {
     if (this.#state === 'closed') return
     this.#state = 'closing'
+    clearInterval(this.#metricsTimer)
     for (const channel of this.#pushes.values()) channel.close()
     await this.#root.destroy()
     this.#state = 'closed'

@@ -5,6 +5,7 @@
  * events (`runtime.on('child:restarted', ...)`) or a return value.
  */
 import type { ExitReason } from './actor/behaviour.js'
+import type { RuntimeMetrics } from './metrics/aggregate.js'
 
 /** Where in the tree a child lives: the chain of supervisor ids from the root (`root` first). */
 export type SupervisorPath = string
@@ -87,4 +88,6 @@ export interface TelemetryEvents {
   'stage:dropped': [StageDroppedEvent]
   'stage:lost': [StageLostEvent]
   'drain': [DrainEvent]
+  /** Every second: what {@link Runtime.metrics} returns (emitted only while someone listens). */
+  'metrics': [RuntimeMetrics]
 }

@@ -23,6 +23,7 @@ import { serveCalls } from '../lib/actor/call-channel.js'
 import { InvalidArgumentError, NotImplementedError, ProtocolError, describeThrown, toWire } from '../lib/errors.js'
 import { isBuiltinRequest } from '../lib/protocol.js'
 import type { ActorBoot, ActorStats, BuiltinRequest, CallResult, DropCounts, ExitReasonWire, FromActor, ToActor } from '../lib/protocol.js'
+import { threadMetrics } from '../lib/metrics/thread-metrics.js'
 import { StageHost } from '../lib/stage/host.js'
 
 if (parentPort === null) throw new Error('workers/actor.js must run in a worker thread')
@@ -33,13 +34,32 @@ function send (message: FromActor): void {
   control.postMessage(message)
 }
 
+/** How often a thread sends what it measured (lib/metrics/thread-metrics.ts), when it measured anything. */
+const METRICS_MS = 1000
+
+function sendMetrics (): void {
+  const report = threadMetrics.take()
+  if (report !== undefined) send({ type: 'metrics', report })
+}
+
+/** On the way out of a crash: what was measured is sent if it can be, and a failure here must not hide the crash. */
+function trySendMetrics (): void {
+  try {
+    sendMetrics()
+  } catch {
+    // the crash report matters more
+  }
+}
+
 function onUncaughtException (err: unknown): void {
   flushDrops()
+  trySendMetrics()
   send({ type: 'crash', error: toWire(err), origin: 'uncaughtException' })
   process.exit(1)
 }
 function onUnhandledRejection (reason: unknown): void {
   flushDrops()
+  trySendMetrics()
   send({ type: 'crash', error: toWire(reason), origin: 'unhandledRejection' })
   process.exit(1)
 }
@@ -76,6 +96,7 @@ let calls = 0
 let stopping = false
 let heartbeatTimer: NodeJS.Timeout | undefined
 let statsTimer: NodeJS.Timeout | undefined
+let metricsTimer: NodeJS.Timeout | undefined
 let lastElu = performance.eventLoopUtilization()
 
 const ctx: ActorContext = {
@@ -131,6 +152,7 @@ async function finish (reason: ExitReason, how: 'shutdown' | 'exit'): Promise<vo
   stopping = true
   clearInterval(heartbeatTimer)
   clearInterval(statsTimer)
+  clearInterval(metricsTimer)
   try {
     if (host !== undefined) await host.terminate(reason)
     else await module.terminate?.(reason, state)
@@ -139,6 +161,7 @@ async function finish (reason: ExitReason, how: 'shutdown' | 'exit'): Promise<vo
     // failing terminate must not turn a clean shutdown into a crash report.
   }
   flushDrops()
+  trySendMetrics()
   send(how === 'shutdown' ? { type: 'shutdown_ack' } : { type: 'exit', reason: reasonToWire(reason) })
   process.exit(0)
 }
@@ -180,6 +203,8 @@ async function main (): Promise<void> {
   if (boot.statsMs > 0) {
     statsTimer = setInterval(() => send({ type: 'stats', stats: collectStats() }), boot.statsMs)
   }
+  // Only threads that host stages measure anything.
+  if (host !== undefined) metricsTimer = setInterval(sendMetrics, METRICS_MS)
   send({ type: 'ready' })
 }
 

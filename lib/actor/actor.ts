@@ -208,6 +208,9 @@ export class Actor extends EventEmitter<ActorEvents> implements ActorRef {
       case 'dropped':
         this.emit('dropped', message.counts)
         break
+      case 'metrics':
+        this.emit('metrics', message.report)
+        break
       case 'shutdown_ack':
         this.#reason ??= { kind: 'shutdown' }
         break

@@ -6,6 +6,7 @@
  */
 import type { MessagePort } from 'node:worker_threads'
 import type { EventEmitter } from 'eventemitter3'
+import type { MetricsReport } from '../metrics/thread-metrics.js'
 import type { ActorStats, DropCounts, StageBoot, StageControl } from '../protocol.js'
 import type { ExitReason } from './behaviour.js'
 
@@ -18,6 +19,8 @@ export interface ActorEvents {
   stats: [stats: ActorStats]
   /** Stages of this actor dropped events, by stage id and reason. */
   dropped: [counts: DropCounts]
+  /** What its thread measured since its previous report. */
+  metrics: [report: MetricsReport]
 }
 
 /** A running actor, as supervisors, the registry and the wiring use it. */

@@ -8,24 +8,34 @@
  *      │                     for each: endpoint.broadcast(e.topic, e.event, e.payload)
  *      │                       └─ Hub: serialise once, same bytes to every subscriber
  *      │                     await endpoint.flushed()   (the fan-out's slices are written)
+ *      │                     await endpoint.writable()  (no client far behind: backpressure)
  *      └──── demand ◄──────  only then is the batch done, and demand re-issued
  *
  *   runtime.broadcast(topic, event, payload) ──call──► handleCall({ op: 'broadcast' })
+ *   runtime, every second ──call { op: 'metrics', text }──► kept; GET /metrics answers with it
  * ```
  *
- * Demand follows what the sockets take: the batch is not done until its frames have been handed to
- * the sockets (or dropped by their outbound policy), so a burst cannot pile up inside the endpoint
- * while the producers keep sending. A slow client does not hold the others back: its frames wait
- * in its own bounded outbound queue, under its policy.
+ * Demand follows what the clients take: the batch is not done until its frames have been handed to
+ * the sockets (or dropped by their outbound policy), and, with `backpressure` (the default), until
+ * no client has more than half its outbound limit waiting. So a fast pipeline slows to what its
+ * clients read, and the events wait upstream in bounded stage buffers (where `push()` says false)
+ * instead of being dropped for clients. A client behind for longer than the grace (1 s) no longer
+ * holds demand back: a stalled client costs the others that second once, then its frames wait in
+ * its own bounded outbound queue, under its policy.
  *
  * The endpoint and the broadcaster share a thread (DESIGN.md drew them as two): a hop between
  * them would copy every event once more for nothing, and both must live and die together anyway.
  * An event without a topic, or whose payload the endpoint cannot serialise, is dropped and counted
  * (`stage:dropped`, reason `undeliverable`); the stage carries on.
+ *
+ * Measured here (lib/metrics/thread-metrics.ts): push → socket write latency of every delivery
+ * (the endpoint's latency sink), events dispatched to the fan-out, deliveries and the deliveries
+ * the outbound policy dropped. `/metrics` serves the Prometheus text the runtime renders in the
+ * main thread, where the figures of every thread are added up, and pushes here every second.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { InvalidArgumentError } from '../errors.js'
-import { Endpoint } from '../channels/endpoint.js'
+import { ENDPOINT_DEFAULTS, Endpoint } from '../channels/endpoint.js'
 import type { EndpointStats } from '../channels/events.js'
 import { checkChannelModule } from '../channels/behaviour.js'
 import type { AnyChannelModule } from '../channels/behaviour.js'
@@ -33,6 +43,8 @@ import type { TopicRoute } from '../channels/topics.js'
 import { defineConsumer } from '../stage/behaviour.js'
 import type { Envelope } from '../stage/envelope.js'
 import type { EndpointSettings } from '../supervisor/endpoint-spec.js'
+import { threadMetrics } from '../metrics/thread-metrics.js'
+import type { MetricsCollector } from '../metrics/thread-metrics.js'
 import { servePage } from './broadcaster-page.js'
 
 /** The broadcaster's args, built by the spec from its `endpoint` key. */
@@ -45,6 +57,8 @@ export type BroadcasterRequest =
   | { op: 'broadcast', topic: string, event: string, payload: object }
   | { op: 'stats' }
   | { op: 'address' }
+  /** The runtime's Prometheus exposition, served at `/metrics` until the next one (sent by the runtime). */
+  | { op: 'metrics', text: string, contentType: string }
 
 /** The reply to `{ op: 'address' }`. */
 export interface BroadcasterAddress {
@@ -54,18 +68,31 @@ export interface BroadcasterAddress {
   path: string
 }
 
+/** The latest Prometheus exposition, for `/metrics`. */
+interface Exposition { text: string, contentType: string }
+
 interface State {
   readonly endpoint: Endpoint
   readonly address: BroadcasterAddress
   readonly closeTimeoutMs: number | undefined
+  /** What handleEvents waits for before the batch is done (null: backpressure off). */
+  readonly backpressure: { highWaterBytes: number, graceMs: number } | null
+  readonly exposition: Exposition
+  /** Adds the endpoint's counts since its last call to the thread's metrics. */
+  readonly collect: MetricsCollector
+  /** Stops adding them at each report. */
+  readonly stopCollecting: () => void
 }
+
+/** How long a client that is behind may hold demand back before it is left to its outbound policy. */
+const BACKPRESSURE_GRACE_MS = 1000
 
 /** The event name used when an event carries a topic but no event name. */
 export const DEFAULT_EVENT = 'event'
 
 export default defineConsumer<State, BroadcasterArgs>({
   async init (args, ctx) {
-    const { channels: paths, closeTimeoutMs, page, ...options } = args.endpoint
+    const { channels: paths, closeTimeoutMs, page, backpressure, ...options } = args.endpoint
     const channels: Array<TopicRoute<AnyChannelModule>> = []
     for (let i = 0; i < paths.length; i++) {
       const [pattern, url] = paths[i] as [string, string]
@@ -75,18 +102,32 @@ export default defineConsumer<State, BroadcasterArgs>({
     // Filled in once the endpoint exists; requests cannot arrive before listen() anyway.
     let onRequest: (req: IncomingMessage, res: ServerResponse) => boolean = () => false
     const endpoint = new Endpoint({ ...options, channels, onRequest: (req, res) => onRequest(req, res) })
-    onRequest = (req, res) => serveHttp(req, res, endpoint, page === true ? { secret: options.secret, socketPath } : null)
+    const exposition: Exposition = { text: '', contentType: 'text/plain; version=0.0.4; charset=utf-8' }
+    onRequest = (req, res) => serveHttp(req, res, endpoint, exposition, page === true ? { secret: options.secret, socketPath } : null)
+    endpoint.recordLatency(threadMetrics.delivery)
+    const collect = endpointCollector(endpoint)
+    const stopCollecting = threadMetrics.collect(collect)
     const { port } = await endpoint.listen()
     return {
       endpoint,
       address: { host: options.host ?? '127.0.0.1', port, path: socketPath },
       closeTimeoutMs,
+      backpressure: backpressure === false
+        ? null
+        : {
+            highWaterBytes: backpressure?.highWaterBytes ?? Math.floor((options.outboundLimitBytes ?? ENDPOINT_DEFAULTS.outboundLimitBytes) / 2),
+            graceMs: backpressure?.graceMs ?? BACKPRESSURE_GRACE_MS,
+          },
+      exposition,
+      collect,
+      stopCollecting,
     }
   },
 
   async handleEvents (events, _from, state, ctx) {
     const endpoint = state.endpoint
     let undeliverable = 0
+    threadMetrics.dispatched += events.length
     for (let i = 0; i < events.length; i++) {
       const e = events[i] as Envelope
       if (e.topic === undefined) {
@@ -100,8 +141,12 @@ export default defineConsumer<State, BroadcasterArgs>({
         undeliverable++
       }
     }
-    if (undeliverable > 0) ctx.dropped?.(undeliverable, 'undeliverable')
+    if (undeliverable > 0) {
+      threadMetrics.dispatched -= undeliverable
+      ctx.dropped?.(undeliverable, 'undeliverable')
+    }
     await endpoint.flushed()
+    if (state.backpressure !== null) await endpoint.writable(state.backpressure.highWaterBytes, state.backpressure.graceMs)
   },
 
   handleCall (request, state) {
@@ -109,11 +154,17 @@ export default defineConsumer<State, BroadcasterArgs>({
   },
 
   async terminate (_reason, state) {
-    await state.endpoint.close(state.closeTimeoutMs === undefined ? {} : { timeoutMs: state.closeTimeoutMs })
+    try {
+      await state.endpoint.close(state.closeTimeoutMs === undefined ? {} : { timeoutMs: state.closeTimeoutMs })
+    } finally {
+      // The last deliveries go into the thread's final report; then the endpoint is forgotten.
+      state.collect(threadMetrics)
+      state.stopCollecting()
+    }
   },
 })
 
-function answer (request: BroadcasterRequest, state: State): number | EndpointStats | BroadcasterAddress {
+function answer (request: BroadcasterRequest, state: State): number | EndpointStats | BroadcasterAddress | null {
   switch (request?.op) {
     case 'broadcast':
       return state.endpoint.broadcast(request.topic, request.event, request.payload)
@@ -121,16 +172,24 @@ function answer (request: BroadcasterRequest, state: State): number | EndpointSt
       return state.endpoint.stats()
     case 'address':
       return state.address
+    case 'metrics':
+      if (typeof request.text !== 'string' || typeof request.contentType !== 'string') {
+        throw new InvalidArgumentError('a broadcaster\'s { op: "metrics" } takes { text, contentType } strings')
+      }
+      state.exposition.text = request.text
+      state.exposition.contentType = request.contentType
+      return null
     default:
-      throw new InvalidArgumentError(`a broadcaster answers { op: "broadcast" | "stats" | "address" }, got ${JSON.stringify(request)}`)
+      throw new InvalidArgumentError(`a broadcaster answers { op: "broadcast" | "stats" | "address" | "metrics" }, got ${JSON.stringify(request)}`)
   }
 }
 
 /**
  * The endpoint's plain HTTP routes: `/health` (JSON: connections, channels; 200 while serving),
+ * `/metrics` (the runtime's Prometheus text, as of its last push here; 503 before the first),
  * and, when the spec asks for it, the demo page at `/`.
  */
-function serveHttp (req: IncomingMessage, res: ServerResponse, endpoint: Endpoint, page: { secret: string, socketPath: string } | null): boolean {
+function serveHttp (req: IncomingMessage, res: ServerResponse, endpoint: Endpoint, exposition: Exposition, page: { secret: string, socketPath: string } | null): boolean {
   const path = (req.url ?? '/').split('?')[0]
   if (path === '/health') {
     const stats = endpoint.stats()
@@ -138,7 +197,36 @@ function serveHttp (req: IncomingMessage, res: ServerResponse, endpoint: Endpoin
     res.end(JSON.stringify({ status: 'ok', connections: stats.connections, channels: stats.channels }))
     return true
   }
+  if (path === '/metrics') {
+    if (exposition.text === '') {
+      res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8', 'Retry-After': '1' })
+      res.end('metrics not received from the runtime yet\n')
+    } else {
+      res.writeHead(200, { 'Content-Type': exposition.contentType, 'Cache-Control': 'no-store' })
+      res.end(exposition.text)
+    }
+    return true
+  }
   return page !== null && servePage(req, res, page.secret, page.socketPath)
+}
+
+/**
+ * Adds what the endpoint counted since the previous call (deliveries, and deliveries dropped by
+ * the outbound policy) to the thread's metrics: the endpoint keeps totals, reports carry deltas.
+ */
+function endpointCollector (endpoint: Endpoint): MetricsCollector {
+  let delivered = 0
+  const drops: Record<string, number> = {}
+  return (metrics) => {
+    const stats = endpoint.stats()
+    metrics.delivered += stats.delivered - delivered
+    delivered = stats.delivered
+    for (const [reason, count] of Object.entries(stats.drops)) {
+      const delta = count - (drops[reason] ?? 0)
+      if (delta > 0) metrics.deliveryDrops[reason] = (metrics.deliveryDrops[reason] ?? 0) + delta
+      drops[reason] = count
+    }
+  }
 }
 
 /** Imports a channel module: its default export, else its namespace. */

@@ -20,7 +20,6 @@
 import {
   Float64Histogram,
   Int32Histogram,
-  WasmHistogram,
   build,
   decodeFromCompressedBase64,
   encodeIntoCompressedBase64,
@@ -55,19 +54,6 @@ export interface LatencySnapshot {
   histogram: string
 }
 
-/** Which build of hdr-histogram-js a {@link LatencyRecorder} records with. */
-export type LatencyEngine = 'wasm' | 'js'
-
-/** Options of {@link LatencyRecorder}. */
-export interface LatencyRecorderOptions {
-  /**
-   * `wasm` (default) uses hdr-histogram-js's WebAssembly build and falls back to the JS build when
-   * WebAssembly is unavailable in the thread (e.g. `node --jitless`); `js` forces the JS build.
-   * {@link LatencyRecorder.engine} tells which one is in use.
-   */
-  engine?: LatencyEngine
-}
-
 /**
  * Whether this thread's copy of hdr-histogram-js has its WebAssembly module, once tried.
  * The module is per thread (per V8 isolate): each worker compiles its own on its first recorder.
@@ -89,13 +75,6 @@ function wasmReady (): boolean {
 }
 
 /**
- * WebAssembly histograms live in the wasm module's memory and are freed only by `destroy()`.
- * A recorder that is dropped without {@link LatencyRecorder.destroy} gives its memory back when
- * it is garbage-collected, instead of leaking it for the life of the thread.
- */
-const wasmFinalizer = new FinalizationRegistry<Histogram>((histogram) => histogram.destroy())
-
-/**
  * Records latencies in one thread, cheaply enough for the per-event hot path, and hands them
  * over as deltas. Not shared between threads: make one per thread (or one per stage and thread).
  *
@@ -104,27 +83,20 @@ const wasmFinalizer = new FinalizationRegistry<Histogram>((histogram) => histogr
  * - wasm build: ~33 ns per record (28 ns raw)
  * - JS build:   ~175 ns per record (160–172 ns raw: it derives the bucket with Math.log2 and pow)
  *
- * hence the wasm build by default. Its cost is the one-off compile per thread (see above) and
- * memory that must be freed: call {@link destroy} when the recorder is done with.
+ * hence the wasm build, with the JS build as the fallback where WebAssembly is unavailable
+ * (`node --jitless`). Its costs are the one-off compile per thread (see above) and memory that is
+ * not garbage-collected: call {@link destroy} when a recorder is done with before its thread ends.
  */
 export class LatencyRecorder {
-  /** The build in use: `wasm`, or `js` when WebAssembly was unavailable or `options.engine` said so. */
-  readonly engine: LatencyEngine
   readonly #histogram: Histogram
   #sumUs = 0
   #minUs = Infinity
   #maxUs = 0
   #clamped = 0
-  #destroyed = false
 
-  /** @throws ERR_INVALID_ARGUMENT when `options.engine` is neither `wasm` nor `js`. */
-  constructor (options: LatencyRecorderOptions = {}) {
-    const engine = options.engine ?? 'wasm'
-    if (engine !== 'wasm' && engine !== 'js') {
-      throw new InvalidArgumentError(`options.engine must be one of wasm|js, got ${JSON.stringify(engine)}`)
-    }
-    if (engine === 'wasm' && wasmReady()) {
-      this.#histogram = build({
+  constructor () {
+    this.#histogram = wasmReady()
+      ? build({
         bitBucketSize: 32,
         autoResize: false,
         lowestDiscernibleValue: LOWEST_MICROS,
@@ -132,56 +104,30 @@ export class LatencyRecorder {
         numberOfSignificantValueDigits: SIGNIFICANT_DIGITS,
         useWebAssembly: true,
       })
-    } else {
       // 32-bit counts are plenty: the recorder is emptied by every take().
-      this.#histogram = new Int32Histogram(LOWEST_MICROS, HIGHEST_MICROS, SIGNIFICANT_DIGITS)
-    }
-    this.engine = this.#histogram instanceof WasmHistogram ? 'wasm' : 'js'
-    if (this.engine === 'wasm') wasmFinalizer.register(this, this.#histogram, this)
+      : new Int32Histogram(LOWEST_MICROS, HIGHEST_MICROS, SIGNIFICANT_DIGITS)
   }
 
   /**
-   * Records one latency of `ms` milliseconds (sub-ms precision kept to the µs). A value under
-   * 1 µs (0, negative, NaN) or over 1 hour is recorded at that end of the range and counted in
+   * Records `count` (default 1) values of `ms` milliseconds (sub-ms precision kept to the µs): a
+   * weight above 1 is how a sample stands for the events it was drawn from. A value under 1 µs
+   * (0, negative, NaN) or over 1 hour is recorded at that end of the range and counted in
    * {@link LatencySnapshot.clamped}. Take `now()` once per batch, not once per event.
    */
-  record (ms: number): void {
+  record (ms: number, count = 1): void {
     let us = Math.round(ms * 1000)
     // Written as !(us >= LOWEST) so that NaN is clamped too.
     if (!(us >= LOWEST_MICROS)) {
       us = LOWEST_MICROS
-      this.#clamped++
+      this.#clamped += count
     } else if (us > HIGHEST_MICROS) {
       us = HIGHEST_MICROS
-      this.#clamped++
+      this.#clamped += count
     }
     // Out-of-range values must never reach the wasm histogram: it aborts, and an aborted
     // AssemblyScript module is not safe to use again. The clamp above guarantees it.
-    this.#histogram.recordValue(us)
-    this.#sumUs += us
-    if (us < this.#minUs) this.#minUs = us
-    if (us > this.#maxUs) this.#maxUs = us
-  }
-
-  /**
-   * Records `count` events that all took `ms` milliseconds: one call for a batch written at
-   * once (a fan-out slice of one event to many sockets). Clamping as in {@link record}; a clamped
-   * value counts `count` times.
-   * @throws ERR_INVALID_ARGUMENT when `count` is not a positive integer.
-   */
-  recordMany (ms: number, count: number): void {
-    if (!Number.isSafeInteger(count) || count < 1) {
-      throw new InvalidArgumentError(`count must be a positive integer, got ${String(count)}`)
-    }
-    let us = Math.round(ms * 1000)
-    if (!(us >= LOWEST_MICROS)) {
-      us = LOWEST_MICROS
-      this.#clamped += count
-    } else if (us > HIGHEST_MICROS) {
-      us = HIGHEST_MICROS
-      this.#clamped += count
-    }
-    this.#histogram.recordValueWithCount(us, count)
+    if (count === 1) this.#histogram.recordValue(us)
+    else this.#histogram.recordValueWithCount(us, count)
     this.#sumUs += us * count
     if (us < this.#minUs) this.#minUs = us
     if (us > this.#maxUs) this.#maxUs = us
@@ -216,14 +162,8 @@ export class LatencyRecorder {
     return snapshot
   }
 
-  /**
-   * Frees the histogram's memory (wasm memory is not garbage-collected). Idempotent; the
-   * recorder must not be used afterwards (`record` would throw).
-   */
+  /** Frees the histogram's memory (wasm memory is not garbage-collected); the recorder must not be used afterwards. */
   destroy (): void {
-    if (this.#destroyed) return
-    this.#destroyed = true
-    if (this.engine === 'wasm') wasmFinalizer.unregister(this)
     this.#histogram.destroy()
   }
 }
@@ -250,19 +190,8 @@ export interface LatencySummary {
   clamped: number
 }
 
-/**
- * A snapshot checked and decoded: what {@link LatencyHistogram.add} takes.
- * @internal lets a caller check a whole report before applying any of it
- */
-export interface DecodedLatencySnapshot {
-  snapshot: LatencySnapshot
-  histogram: Histogram | undefined
-}
-
 /** The top of the HDR bucket holding {@link HIGHEST_MICROS}: what a clamped value reads back as. */
 const MAX_EQUIVALENT_MICROS = new Int32Histogram(LOWEST_MICROS, HIGHEST_MICROS, SIGNIFICANT_DIGITS).highestEquivalentValue(HIGHEST_MICROS)
-
-const SNAPSHOT_NUMBERS = ['count', 'sumUs', 'minUs', 'maxUs', 'clamped'] as const
 
 /**
  * The main thread's side: the sum of the snapshots of every thread that records one measure
@@ -276,58 +205,24 @@ export class LatencyHistogram {
   #clamped = 0
 
   /**
-   * Checks a snapshot that came from another thread and decodes its histogram, without
-   * changing any histogram. `path` names it in errors (`report.stages[2].latency`).
-   * @internal
-   * @throws ERR_PROTOCOL when it is not a {@link LatencySnapshot} or its histogram does not decode to `count` values.
-   */
-  static decode (snapshot: unknown, path = 'snapshot'): DecodedLatencySnapshot {
-    if (typeof snapshot !== 'object' || snapshot === null) {
-      throw new ProtocolError(`${path} must be a latency snapshot object, got ${snapshot === null ? 'null' : typeof snapshot}`)
-    }
-    const s = snapshot as Record<string, unknown>
-    for (const key of SNAPSHOT_NUMBERS) {
-      const value = s[key]
-      if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-        throw new ProtocolError(`${path}.${key} must be a non-negative integer, got ${JSON.stringify(value)}`)
-      }
-    }
-    if (typeof s.histogram !== 'string') {
-      throw new ProtocolError(`${path}.histogram must be a string, got ${typeof s.histogram}`)
-    }
-    const checked = s as unknown as LatencySnapshot
-    if (checked.count === 0) return { snapshot: checked, histogram: undefined }
-    let histogram: Histogram
-    try {
-      // 32-bit counts: a delta never holds 2^32 values in one bucket, and this halves the garbage.
-      histogram = decodeFromCompressedBase64(checked.histogram, 32)
-    } catch (err) {
-      throw new ProtocolError(`${path}.histogram is not a compressed V2 HDR histogram (${err instanceof Error ? err.message : String(err)})`)
-    }
-    if (histogram.totalCount !== checked.count) {
-      throw new ProtocolError(`${path}.histogram holds ${histogram.totalCount} values but ${path}.count is ${checked.count}`)
-    }
-    // Checked here rather than left to add(), which would throw halfway through a report.
-    if (histogram.maxValue > MAX_EQUIVALENT_MICROS) {
-      throw new ProtocolError(`${path}.histogram holds values up to ${histogram.maxValue} µs, past the 1 hour range`)
-    }
-    return { snapshot: checked, histogram }
-  }
-
-  /**
-   * Adds a snapshot (a delta) from a {@link LatencyRecorder}, of any thread.
-   * @throws ERR_PROTOCOL when `snapshot` is malformed; the histogram is then unchanged.
+   * Adds a snapshot (a delta) from a {@link LatencyRecorder} of any thread.
+   * @throws ERR_PROTOCOL when its histogram does not decode to `count` values within the range;
+   *   the histogram is then unchanged.
    */
   merge (snapshot: LatencySnapshot): void {
-    this.add(LatencyHistogram.decode(snapshot))
-  }
-
-  /** Adds a snapshot checked by {@link decode}. @internal */
-  add (decoded: DecodedLatencySnapshot): void {
-    const { snapshot, histogram } = decoded
-    if (histogram === undefined) return
-    // decode() asks for the JS build (useWebAssembly defaults to false), so this is a JsHistogram.
-    this.#histogram.add(histogram as JsHistogram)
+    if (snapshot.count === 0) return
+    let decoded: JsHistogram
+    try {
+      // 32-bit counts: a delta never holds 2^32 values in one bucket. The JS build (the default
+      // of decode), so it adds to the Float64Histogram directly.
+      decoded = decodeFromCompressedBase64(snapshot.histogram, 32) as JsHistogram
+    } catch (err) {
+      throw new ProtocolError(`latency snapshot: the histogram is not a compressed V2 HDR histogram (${err instanceof Error ? err.message : String(err)})`)
+    }
+    if (decoded.totalCount !== snapshot.count || decoded.maxValue > MAX_EQUIVALENT_MICROS) {
+      throw new ProtocolError(`latency snapshot: the histogram holds ${decoded.totalCount} values up to ${decoded.maxValue} µs; expected ${snapshot.count} within 1 µs – 1 h`)
+    }
+    this.#histogram.add(decoded)
     this.#sumUs += snapshot.sumUs
     this.#clamped += snapshot.clamped
     if (snapshot.minUs < this.#minUs) this.#minUs = snapshot.minUs
@@ -397,23 +292,13 @@ export class LatencyHistogram {
     while (b < n) out[b++] = cumulative
     return out
   }
-
-  /** Forgets everything merged so far. */
-  reset (): void {
-    this.#histogram.reset()
-    this.#sumUs = 0
-    this.#minUs = Infinity
-    this.#maxUs = 0
-    this.#clamped = 0
-  }
 }
 
 /**
  * Checks a list of histogram bounds in seconds: non-empty, finite, positive, strictly increasing.
- * @internal
  * @throws ERR_INVALID_ARGUMENT naming the offending element.
  */
-export function checkBounds (bounds: readonly number[], name: string): void {
+function checkBounds (bounds: readonly number[], name: string): void {
   if (!Array.isArray(bounds) || bounds.length === 0) {
     throw new InvalidArgumentError(`${name} must be a non-empty array of seconds, got ${JSON.stringify(bounds)}`)
   }

@@ -31,6 +31,7 @@ import { IdSource } from './ids.js'
 import { LocalLink, PortDownstream, PortUpstream } from './links.js'
 import type { LinkOptions } from './links.js'
 import { Scheduler } from './scheduler.js'
+import { threadMetrics } from '../metrics/thread-metrics.js'
 import { Stage } from './stage.js'
 import type { Downstream, Upstream } from './stage.js'
 
@@ -90,6 +91,7 @@ export class StageHost {
         envelope: (payload, meta) => ids.envelope(payload, meta),
         onCrash: (err) => this.#env.fail(err),
         onDrop: (count, reason) => this.#env.dropped(boot.id, count, reason),
+        latency: threadMetrics.stage(boot.id),
         ...(boot.awaitSubscribers !== undefined ? { awaitSubscribers: boot.awaitSubscribers } : {}),
         ...(boot.tasks !== undefined ? { tasks: { runner: taskRunner(boot, module), maxRetries: boot.tasks.maxRetries } } : {}),
       })

@@ -19,14 +19,21 @@ const BLOCK = 2 ** 32
 export class IdSource {
   #seed: number
   #next = 0
+  #issued = 0
 
   /** @param seed 0 for the main thread's sequential ids, else a value from {@link randomSeed}. */
   constructor (seed: number) {
     this.#seed = seed
   }
 
+  /** Ids handed out so far (for the main thread's source: events pushed). */
+  get issued (): number {
+    return this.#issued
+  }
+
   /** The next id. */
   next (): number {
+    this.#issued++
     if (this.#next === BLOCK - 1) {
       this.#seed = randomSeed()
       this.#next = 0

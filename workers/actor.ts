@@ -23,7 +23,7 @@ import { serveCalls } from '../lib/actor/call-channel.js'
 import { InvalidArgumentError, NotImplementedError, ProtocolError, describeThrown, toWire } from '../lib/errors.js'
 import { isBuiltinRequest } from '../lib/protocol.js'
 import type { ActorBoot, ActorStats, BuiltinRequest, CallResult, DropCounts, ExitReasonWire, FromActor, ToActor } from '../lib/protocol.js'
-import { threadMetrics } from '../lib/metrics/thread-metrics.js'
+import type { ThreadMetrics } from '../lib/metrics/thread-metrics.js'
 import { StageHost } from '../lib/stage/host.js'
 
 if (parentPort === null) throw new Error('workers/actor.js must run in a worker thread')
@@ -37,8 +37,11 @@ function send (message: FromActor): void {
 /** How often a thread sends what it measured (lib/metrics/thread-metrics.ts), when it measured anything. */
 const METRICS_MS = 1000
 
+/** What this thread measures: only a thread that hosts stages loads it (see StageHost.load). */
+let threadMetrics: ThreadMetrics | undefined
+
 function sendMetrics (): void {
-  const report = threadMetrics.take()
+  const report = threadMetrics?.take()
   if (report !== undefined) send({ type: 'metrics', report })
 }
 
@@ -188,6 +191,7 @@ async function main (): Promise<void> {
     if (boot.stages !== undefined) {
       host = newHost()
       await host.load(boot.stages)
+      threadMetrics = (await import('../lib/metrics/thread-metrics.js')).threadMetrics
       await host.init(boot.stages)
     } else {
       module = await loadActorModule(boot.module)
@@ -203,8 +207,7 @@ async function main (): Promise<void> {
   if (boot.statsMs > 0) {
     statsTimer = setInterval(() => send({ type: 'stats', stats: collectStats() }), boot.statsMs)
   }
-  // Only threads that host stages measure anything.
-  if (host !== undefined) metricsTimer = setInterval(sendMetrics, METRICS_MS)
+  if (threadMetrics !== undefined) metricsTimer = setInterval(sendMetrics, METRICS_MS)
   send({ type: 'ready' })
 }
 

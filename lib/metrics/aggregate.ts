@@ -34,7 +34,11 @@ export interface StageMetrics {
   dropped: number
   /** Events lost inside crashed instances of it, since the runtime started. */
   lost: number
-  /** Push → this stage latency (as events reach its callback; for a producer, as pushed events reach its thread), ms. */
+  /**
+   * Push → this stage latency (as events reach its callback; for a producer, as pushed events reach
+   * its thread), ms. Batches of more than 16 events are sampled (16 weighted samples, see
+   * lib/stage/stage.ts): counts are exact, min and max are the samples'.
+   */
   latency: LatencySummary
 }
 

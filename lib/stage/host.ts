@@ -31,7 +31,6 @@ import { IdSource } from './ids.js'
 import { LocalLink, PortDownstream, PortUpstream } from './links.js'
 import type { LinkOptions } from './links.js'
 import { Scheduler } from './scheduler.js'
-import { threadMetrics } from '../metrics/thread-metrics.js'
 import { Stage } from './stage.js'
 import type { Downstream, Upstream } from './stage.js'
 
@@ -74,6 +73,9 @@ export class StageHost {
 
   /** Loads the stages' modules and builds them; then {@link init} runs their `init`s. */
   async load (boots: StageBoot[]): Promise<void> {
+    // Imported here, not at the top: hdr-histogram-js costs a thread ~25 ms to load and ~25 ms to
+    // compile its wasm (measured in fresh workers), which threads that host no stage never pay.
+    const { threadMetrics } = await import('../metrics/thread-metrics.js')
     for (const boot of boots) {
       const module = checkStageModule(boot.kind, await loadActorModule(boot.module) as Record<string, unknown>, boot.module)
       if (boot.tasks?.runner === 'piscina' && typeof (await import(boot.module) as { run?: unknown }).run !== 'function') {

@@ -112,3 +112,31 @@ t.test('restarts are counted by child, and a restarted stage keeps its latency h
   const families = parseExposition(await runtime.metricsRegistry.metrics())
   t.equal(valueOf(families, 'stagewire_restarts_total', { child: 'tag' }), 1)
 })
+
+t.test('stages in the main thread (thread: "main") are measured too, and their broadcaster serves /metrics', async (t) => {
+  const runtime = await start({
+    children: [
+      { id: 'source', stage: 'producer', module: 'builtin:queue', thread: 'main' },
+      { id: 'tag', stage: 'producer_consumer', module: fixture('stages/tag.ts'), subscribeTo: ['source'], thread: 'main' },
+      {
+        id: 'broadcaster',
+        module: 'builtin:broadcaster',
+        subscribeTo: ['tag'],
+        thread: 'main',
+        endpoint: { port: 0, secret: SECRET, channels: [['user:*', fixture('channels/user.ts')]] },
+      },
+    ],
+  })
+  t.teardown(() => runtime.close({ timeout: 10_000 }))
+  const { port } = await runtime.endpointAddress()
+  const alice = phoenixSocket(t, port, tokenFor(1))
+  t.equal((await join(alice, 'user:1')).status, 'ok')
+  const N = 50
+  const done = nextMessage(alice, (m) => m.payload.seq === N - 1, 10_000)
+  for (let i = 0; i < N; i++) runtime.push('source', { seq: i, user: 1 }, { topic: 'user:1', event: 'msg' })
+  await done
+  const m = await eventually(() => runtime.metrics(), (m) => m.delivered === N)
+  t.match(m, { pushed: N, dispatched: N, delivered: N, latency: { count: N }, stages: { tag: { latency: { count: N } } } })
+  const scraped = await eventually(() => scrape(port), (s) => s.text.includes(`stagewire_events_delivered_total ${N}`))
+  t.equal(valueOf(parseExposition(scraped.text), 'stagewire_events_delivered_total'), N)
+})

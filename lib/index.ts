@@ -3,7 +3,9 @@
  */
 export { start, Runtime, ROOT } from './runtime.js'
 export type { StartOptions, CallOptions, CloseOptions, BroadcastOptions, EndpointAddress } from './runtime.js'
-export type { BroadcasterRequest } from './builtins/broadcaster.js'
+export type { BroadcasterRequest, BroadcasterStats } from './builtins/broadcaster.js'
+export type { HealthStatus, RuntimeHealth, BroadcasterHealth, LocalPubSubHealth } from './cluster/health.js'
+export type { PubSubStats } from './cluster/redis-pubsub.js'
 export { defineActor } from './actor/behaviour.js'
 export type { ActorModule, ActorContext, CallReply, ExitReason } from './actor/behaviour.js'
 export { parseTreeSpec, loadTreeSpecFile, DEFAULTS } from './supervisor/spec.js'

@@ -142,9 +142,10 @@ export type ToActor =
 
 /**
  * Why a stage dropped events: its buffer overflowed, a task failed after its retries, or the stage
- * itself found them undeliverable (`ctx.dropped`, e.g. the broadcaster given an event with no topic).
+ * itself found them undeliverable (`ctx.dropped`, e.g. the broadcaster given an event with no topic),
+ * or could not pass them on to the other servers (`pubsub_down`: the broadcaster's cluster adapter).
  */
-export type DropReason = 'buffer_full' | 'task_failed' | 'undeliverable'
+export type DropReason = 'buffer_full' | 'task_failed' | 'undeliverable' | 'pubsub_down'
 
 /** Dropped events by stage id, then by reason. */
 export type DropCounts = Record<string, Partial<Record<DropReason, number>>>

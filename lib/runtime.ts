@@ -7,6 +7,8 @@ import type { Registry as PrometheusRegistry } from 'prom-client'
 import type { ActorRef } from './actor/ref.js'
 import { Registry } from './actor/registry.js'
 import { builtinModule } from './builtins/index.js'
+import { combineHealth } from './cluster/health.js'
+import type { BroadcasterHealth, RuntimeHealth } from './cluster/health.js'
 import { ActorNotFoundError, InvalidArgumentError, RuntimeClosedError } from './errors.js'
 import { MetricsAggregate } from './metrics/aggregate.js'
 import type { RuntimeMetrics } from './metrics/aggregate.js'
@@ -284,6 +286,24 @@ export class Runtime extends EventEmitter<TelemetryEvents> {
     const target = this.#broadcaster(via)
     const address = await this.call(target, { op: 'address' }) as Omit<EndpointAddress, 'url'>
     return { ...address, url: `ws://${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}${address.path}` }
+  }
+
+  /**
+   * Asks every broadcaster how it is: its endpoint, and its cluster adapter (`pubsub`), which is
+   * `down` whenever broadcasts may be lost (Redis unreachable, or its subscription not yet made
+   * again after a reconnect). `ok` only when every broadcaster delivers everywhere; `degraded` when
+   * some adapter is down or some broadcaster does not answer (restarting); `down` when the runtime
+   * is not running or no broadcaster answers. Never rejects.
+   */
+  async health (options: { timeout?: number } = {}): Promise<RuntimeHealth> {
+    const ids = [...this.#broadcasters]
+    const answers = await Promise.all(ids.map((id) => this.call(id, { op: 'health' }, { timeout: options?.timeout ?? 2000 }).then(
+      (value) => value as BroadcasterHealth,
+      (err: Error) => ({ status: 'down' as const, error: `${(err as { code?: string }).code ?? err.name}: ${err.message}` }),
+    )))
+    const components: RuntimeHealth['components'] = {}
+    ids.forEach((id, i) => { components[id] = answers[i] as RuntimeHealth['components'][string] })
+    return combineHealth(this.#state === 'running', components)
   }
 
   #broadcaster (via: string | undefined): string {

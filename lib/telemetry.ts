@@ -60,9 +60,11 @@ export interface StageDroppedEvent {
    * `task_failed`: a consumer_supervisor task failed after its retries;
    * `unencodable`: a pushed payload could not be encoded to cross threads (a symbol, a cycle, a function...);
    * `undeliverable`: the stage itself gave up on them (`ctx.dropped`): the broadcaster, for an event
-   * with no topic or a payload it cannot serialise.
+   * with no topic or a payload it cannot serialise;
+   * `pubsub_down`: broadcasts the broadcaster delivered to its own clients but could not publish to
+   * the other servers (its cluster adapter was down): partial deliveries, not lost events.
    */
-  reason: 'buffer_full' | 'no_producer' | 'task_failed' | 'unencodable' | 'undeliverable'
+  reason: 'buffer_full' | 'no_producer' | 'task_failed' | 'unencodable' | 'undeliverable' | 'pubsub_down'
 }
 
 /** Payload of `stage:lost`: events that were inside a stage when its thread ended. */

@@ -12,6 +12,8 @@
  *      └──── demand ◄──────  only then is the batch done, and demand re-issued
  *
  *   runtime.broadcast(topic, event, payload) ──call──► handleCall({ op: 'broadcast' })
+ *   with pubsub redis: every broadcast above is also published to the other servers, and theirs
+ *   arrive here (lib/cluster/redis-pubsub.ts) ──► endpoint.broadcast, for this server's subscribers
  *   runtime, every second ──call { op: 'metrics', text }──► kept; GET /metrics answers with it
  * ```
  *
@@ -46,10 +48,17 @@ import type { EndpointSettings } from '../supervisor/endpoint-spec.js'
 import { threadMetrics } from '../metrics/thread-metrics.js'
 import type { MetricsCollector } from '../metrics/thread-metrics.js'
 import { servePage } from './broadcaster-page.js'
+import { broadcasterHealth } from '../cluster/health.js'
+import type { BroadcasterHealth } from '../cluster/health.js'
+import type { RedisPubSubSettings } from '../cluster/pubsub-spec.js'
+import { RedisPubSub } from '../cluster/redis-pubsub.js'
+import type { PubSubStats } from '../cluster/redis-pubsub.js'
 
 /** The broadcaster's args, built by the spec from its `endpoint` key. */
 export interface BroadcasterArgs {
   endpoint: EndpointSettings
+  /** From its `pubsub` key (lib/cluster/pubsub-spec.ts); absent: broadcasts stay on this server. */
+  pubsub?: RedisPubSubSettings
 }
 
 /** What `runtime.call(broadcasterId, request)` understands. */
@@ -57,6 +66,8 @@ export type BroadcasterRequest =
   | { op: 'broadcast', topic: string, event: string, payload: object }
   | { op: 'stats' }
   | { op: 'address' }
+  /** Its endpoint's and its cluster adapter's health (what `runtime.health()` gathers). */
+  | { op: 'health' }
   /** The runtime's Prometheus exposition, served at `/metrics` until the next one (sent by the runtime). */
   | { op: 'metrics', text: string, contentType: string }
 
@@ -67,6 +78,9 @@ export interface BroadcasterAddress {
   /** The mount path: clients connect to `ws://host:port<path>/websocket?vsn=2.0.0`. */
   path: string
 }
+
+/** The reply to `{ op: 'stats' }`: the endpoint's, and the cluster adapter's when there is one. */
+export type BroadcasterStats = EndpointStats & { pubsub?: PubSubStats }
 
 /** The latest Prometheus exposition, for `/metrics`. */
 interface Exposition { text: string, contentType: string }
@@ -82,6 +96,8 @@ interface State {
   readonly collect: MetricsCollector
   /** Stops adding them at each report. */
   readonly stopCollecting: () => void
+  /** The Redis adapter, when the spec has `pubsub: { adapter: 'redis' }`. */
+  readonly cluster: RedisPubSub | null
 }
 
 /** How long a client that is behind may hold demand back before it is left to its outbound policy. */
@@ -103,11 +119,18 @@ export default defineConsumer<State, BroadcasterArgs>({
     let onRequest: (req: IncomingMessage, res: ServerResponse) => boolean = () => false
     const endpoint = new Endpoint({ ...options, channels, onRequest: (req, res) => onRequest(req, res) })
     const exposition: Exposition = { text: '', contentType: 'text/plain; version=0.0.4; charset=utf-8' }
-    onRequest = (req, res) => serveHttp(req, res, endpoint, exposition, page === true ? { secret: options.secret, socketPath } : null)
+    const cluster = args.pubsub === undefined
+      ? null
+      : new RedisPubSub(args.pubsub, {
+        deliver: (topic, event, payload, ts) => { endpoint.broadcast(topic, event, payload, ts) },
+        dropped: (count) => ctx.dropped?.(count, 'pubsub_down'),
+      })
+    onRequest = (req, res) => serveHttp(req, res, endpoint, exposition, page === true ? { secret: options.secret, socketPath } : null, cluster)
     endpoint.recordLatency(threadMetrics.delivery)
     const collect = endpointCollector(endpoint)
     const stopCollecting = threadMetrics.collect(collect)
     const { port } = await endpoint.listen()
+    await cluster?.start()
     return {
       endpoint,
       address: { host: options.host ?? '127.0.0.1', port, path: socketPath },
@@ -121,6 +144,7 @@ export default defineConsumer<State, BroadcasterArgs>({
       exposition,
       collect,
       stopCollecting,
+      cluster,
     }
   },
 
@@ -139,12 +163,17 @@ export default defineConsumer<State, BroadcasterArgs>({
       } catch {
         // A payload the endpoint cannot serialise: that event is lost, not the batch.
         undeliverable++
+        continue
       }
+      state.cluster?.publish(e.topic, e.event ?? DEFAULT_EVENT, e.payload as object, e.ts)
     }
     if (undeliverable > 0) {
       threadMetrics.dispatched -= undeliverable
       ctx.dropped?.(undeliverable, 'undeliverable')
     }
+    // Redis slower than the pipeline: wait for its answers rather than queue publishes without bound.
+    const published = state.cluster?.drained()
+    if (published !== undefined) await published
     await endpoint.flushed()
     if (state.backpressure !== null) await endpoint.writable(state.backpressure.highWaterBytes, state.backpressure.graceMs)
   },
@@ -155,6 +184,7 @@ export default defineConsumer<State, BroadcasterArgs>({
 
   async terminate (_reason, state) {
     try {
+      await state.cluster?.close()
       await state.endpoint.close(state.closeTimeoutMs === undefined ? {} : { timeoutMs: state.closeTimeoutMs })
     } finally {
       // The last deliveries go into the thread's final report; then the endpoint is forgotten.
@@ -164,12 +194,19 @@ export default defineConsumer<State, BroadcasterArgs>({
   },
 })
 
-function answer (request: BroadcasterRequest, state: State): number | EndpointStats | BroadcasterAddress | null {
+function answer (request: BroadcasterRequest, state: State): number | BroadcasterStats | BroadcasterAddress | BroadcasterHealth | null {
   switch (request?.op) {
-    case 'broadcast':
-      return state.endpoint.broadcast(request.topic, request.event, request.payload)
+    case 'broadcast': {
+      const subscribers = state.endpoint.broadcast(request.topic, request.event, request.payload)
+      state.cluster?.publish(request.topic, request.event, request.payload, undefined)
+      return subscribers
+    }
     case 'stats':
-      return state.endpoint.stats()
+      return state.cluster === null ? state.endpoint.stats() : { ...state.endpoint.stats(), pubsub: state.cluster.stats() }
+    case 'health': {
+      const stats = state.endpoint.stats()
+      return broadcasterHealth(stats.connections, stats.channels, state.cluster?.stats())
+    }
     case 'address':
       return state.address
     case 'metrics':
@@ -180,21 +217,23 @@ function answer (request: BroadcasterRequest, state: State): number | EndpointSt
       state.exposition.contentType = request.contentType
       return null
     default:
-      throw new InvalidArgumentError(`a broadcaster answers { op: "broadcast" | "stats" | "address" | "metrics" }, got ${JSON.stringify(request)}`)
+      throw new InvalidArgumentError(`a broadcaster answers { op: "broadcast" | "stats" | "address" | "health" | "metrics" }, got ${JSON.stringify(request)}`)
   }
 }
 
 /**
- * The endpoint's plain HTTP routes: `/health` (JSON: connections, channels; 200 while serving),
+ * The endpoint's plain HTTP routes: `/health` (JSON: status, connections, channels, pubsub; 200
+ * while everything delivers, 503 `degraded` while the cluster adapter is down),
  * `/metrics` (the runtime's Prometheus text, as of its last push here; 503 before the first),
  * and, when the spec asks for it, the demo page at `/`.
  */
-function serveHttp (req: IncomingMessage, res: ServerResponse, endpoint: Endpoint, exposition: Exposition, page: { secret: string, socketPath: string } | null): boolean {
+function serveHttp (req: IncomingMessage, res: ServerResponse, endpoint: Endpoint, exposition: Exposition, page: { secret: string, socketPath: string } | null, cluster: RedisPubSub | null): boolean {
   const path = (req.url ?? '/').split('?')[0]
   if (path === '/health') {
     const stats = endpoint.stats()
-    res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' })
-    res.end(JSON.stringify({ status: 'ok', connections: stats.connections, channels: stats.channels }))
+    const health = broadcasterHealth(stats.connections, stats.channels, cluster?.stats())
+    res.writeHead(health.status === 'ok' ? 200 : 503, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' })
+    res.end(JSON.stringify({ status: health.status, connections: stats.connections, channels: stats.channels, pubsub: health.pubsub }))
     return true
   }
   if (path === '/metrics') {

@@ -32,6 +32,9 @@ export interface From {
   readonly producer: string
 }
 
+/** Why a stage itself may drop events (`ctx.dropped`). */
+export type StageDropReason = 'undeliverable' | 'pubsub_down'
+
 /** What stage callbacks can use besides their arguments. */
 export interface StageContext {
   /** This stage's id. */
@@ -45,9 +48,10 @@ export interface StageContext {
   emit?: (events: Envelope[]) => void
   /**
    * Counts `count` events this stage chose not to deliver, reported as `stage:dropped` with reason
-   * `undeliverable` (so a drop is never silent). Optional so that test doubles need not have it.
+   * `undeliverable` (so a drop is never silent), or `pubsub_down` (the broadcaster: not passed on to
+   * the other servers). Optional so that test doubles need not have it.
    */
-  dropped?: (count: number, reason: 'undeliverable') => void
+  dropped?: (count: number, reason: StageDropReason) => void
 }
 
 /** What a producer or producer-consumer callback returns: events to emit and the new state. */

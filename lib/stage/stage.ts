@@ -27,7 +27,7 @@
 import type { ExitReason } from '../actor/behaviour.js'
 import { InvalidArgumentError, NotImplementedError, describeThrown } from '../errors.js'
 import type {
-  Consume, ConsumerModule, Emit, From, ProducerConsumerModule, ProducerModule, StageContext, StageKind, StageModule,
+  Consume, ConsumerModule, Emit, From, ProducerConsumerModule, ProducerModule, StageContext, StageDropReason, StageKind, StageModule,
 } from './behaviour.js'
 import type { TaskRunner } from './tasks.js'
 import { EventBuffer } from './buffer.js'
@@ -147,7 +147,7 @@ export class Stage {
     if (this.kind === 'consumer_supervisor' && this.#tasks === undefined) throw new TypeError(`stage "${this.id}": a consumer_supervisor needs a task runner`)
     this.counters = options.counters ?? new StageCounters()
     const emit = (events: Envelope[]): void => { this.#emit(events, events.length) }
-    const dropped = (count: number, reason: 'undeliverable'): void => {
+    const dropped = (count: number, reason: StageDropReason): void => {
       if (Number.isSafeInteger(count) && count > 0) this.#onDrop?.(count, reason)
     }
     this.#ctx = { id: options.id, envelope: options.envelope, dropped, ...(this.kind === 'consumer' ? {} : { emit }) }

@@ -17,6 +17,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { z } from 'zod'
 import { BUILTIN_NAMES, builtinModule } from '../builtins/index.js'
 import { buildEndpoint, endpointSchema } from './endpoint-spec.js'
+import { buildPubSub, pubsubSchema } from '../cluster/pubsub-spec.js'
 import { SpecError, describeThrown } from '../errors.js'
 import type { FunctionRef } from '../protocol.js'
 import { CODEC_NAMES } from '../stage/codec/codec.js'
@@ -47,6 +48,8 @@ const workerSchema = z.strictObject({
   startTimeoutMs: ms.optional(),
   /** `builtin:broadcaster` only: its Phoenix endpoint (see endpoint-spec.ts). */
   endpoint: z.unknown().optional(),
+  /** `builtin:broadcaster` only: its cluster adapter (see lib/cluster/pubsub-spec.ts). */
+  pubsub: z.unknown().optional(),
   resourceLimits: z.strictObject({
     maxOldGenerationSizeMb: z.number().positive().optional(),
     maxYoungGenerationSizeMb: z.number().positive().optional(),
@@ -365,6 +368,9 @@ function parseChild (value: unknown, path: string, ctx: Ctx): ChildSpec | undefi
     } else if (w.endpoint !== undefined) {
       ctx.problems.push({ path: join(path, 'endpoint'), message: `${join(path, 'endpoint')} is for module builtin:broadcaster, the stage that runs the endpoint` })
     }
+    if (w.module !== 'builtin:broadcaster' && w.pubsub !== undefined) {
+      ctx.problems.push({ path: join(path, 'pubsub'), message: `${join(path, 'pubsub')} is for module builtin:broadcaster, the stage that publishes to the other servers` })
+    }
     let stages: StageSpec[] | undefined
     if (w.stage === undefined) {
       for (const key of STAGE_KEYS) {
@@ -436,18 +442,20 @@ function parseChild (value: unknown, path: string, ctx: Ctx): ChildSpec | undefi
  * `builtin:broadcaster` is a consumer configured by `endpoint` rather than `args`: its settings are
  * checked here, with the rest of the spec, and become its args.
  */
-function broadcasterArgs (w: { stage?: string, args?: unknown, endpoint?: unknown, subscribeTo?: unknown[] }, path: string, ctx: Ctx): void {
+function broadcasterArgs (w: { stage?: string, args?: unknown, endpoint?: unknown, pubsub?: unknown, subscribeTo?: unknown[] }, path: string, ctx: Ctx): void {
   // With no producers it still serves runtime.broadcast().
   w.subscribeTo ??= []
   if (w.stage === undefined) w.stage = 'consumer'
   else if (w.stage !== 'consumer') ctx.problems.push({ path: join(path, 'stage'), message: `${join(path, 'stage')} of builtin:broadcaster must be consumer (or left out), got ${show(w.stage)}` })
   if (w.args !== undefined) ctx.problems.push({ path: join(path, 'args'), message: `${join(path, 'args')}: builtin:broadcaster takes its settings from endpoint, not args` })
+  const report = (p: string, message: string): void => { ctx.problems.push({ path: p, message }) }
+  const pubsubRaw = w.pubsub === undefined ? undefined : check(pubsubSchema, w.pubsub, join(path, 'pubsub'), ctx)
+  const pubsub = pubsubRaw === undefined ? undefined : buildPubSub(pubsubRaw, join(path, 'pubsub'), report)
   const at = join(path, 'endpoint')
   const raw = check(endpointSchema, w.endpoint, at, ctx)
   if (raw === undefined) return
-  const report = (p: string, message: string): void => { ctx.problems.push({ path: p, message }) }
   const endpoint = buildEndpoint(raw, at, report, (spec, p) => resolveModule(spec, p, ctx))
-  if (endpoint !== undefined) w.args = { endpoint }
+  if (endpoint !== undefined) w.args = pubsub === undefined ? { endpoint } : { endpoint, pubsub }
 }
 
 function claimId (childId: string, path: string, ctx: Ctx, exact = false): void {

@@ -58,7 +58,9 @@ t.test('pushed, dispatched, delivered, dropped and latencies, in runtime.metrics
   await done
 
   const event = waitFor<RuntimeMetrics>(runtime, 'metrics', (m) => m.delivered === 2 * N, 8000)
-  const m = await eventually(() => runtime.metrics(), (m) => m.delivered === 2 * N && m.dropped.undeliverable === 5)
+  // Each thread reports on its own clock: wait for all three.
+  const m = await eventually(() => runtime.metrics(), (m) => m.delivered === 2 * N && m.dropped.undeliverable === 5 &&
+    ['source', 'tag', 'broadcaster'].every((id) => m.stages[id]?.latency.count === N + 5))
   t.match(m, {
     pushed: N + 5,
     dispatched: N,

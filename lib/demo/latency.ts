@@ -5,10 +5,10 @@
  * Latency is the receiving process's `performance.timeOrigin + performance.now()` minus the
  * payload's `ts`, stamped in the server's process on the same clock; both processes take
  * `timeOrigin` from the wall clock, so they agree to within a fraction of a millisecond on one
- * machine. A negative result (clock disagreement) is recorded as 0 and counted in `negative`.
+ * machine. A negative result (clock disagreement) is recorded as the lowest value (1 µs) and counted
+ * in `negative`.
  */
-import { build } from 'hdr-histogram-js'
-import type { Histogram } from 'hdr-histogram-js'
+import { LatencyHistogram, LatencyRecorder as ThreadRecorder } from '../metrics/latency.js'
 
 /** Percentiles in ms; null when nothing was recorded. */
 export interface LatencySummary {
@@ -19,43 +19,37 @@ export interface LatencySummary {
   p99: number | null
   p999: number | null
   max: number | null
-  /** Samples that came out negative and were recorded as 0. */
+  /** Samples that came out negative, recorded as 1 µs. */
   negative: number
 }
 
-/** @internal Records latencies; one per clients process. */
+/**
+ * @internal Records latencies; one per clients process. The runtime's own recorder and histogram
+ * (lib/metrics/latency.ts) underneath: values go to the recorder on the hot path, and each
+ * summary moves them into the running histogram.
+ */
 export class LatencyRecorder {
-  readonly #histogram: Histogram = build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3, autoResize: true })
+  readonly #recorder = new ThreadRecorder()
+  readonly #total = new LatencyHistogram()
   #negative = 0
 
   /** Records one latency, in ms. */
   record (ms: number): void {
-    let us = Math.round(ms * 1000)
-    if (us < 0) {
-      this.#negative++
-      us = 0
-    }
-    this.#histogram.recordValue(us)
+    // The recorder clamps it to its lowest value (1 µs): as good as 0 for a summary in ms.
+    if (ms < 0) this.#negative++
+    this.#recorder.record(ms)
   }
 
   /** Samples so far. */
   get count (): number {
-    return this.#histogram.totalCount
+    return this.#total.count + this.#recorder.count
   }
 
   /** The percentiles so far, in ms. */
   summary (): LatencySummary {
-    const h = this.#histogram
-    const count = h.totalCount
-    if (count === 0) return { count, p50: null, p90: null, p99: null, p999: null, max: null, negative: this.#negative }
-    return {
-      count,
-      p50: h.getValueAtPercentile(50) / 1000,
-      p90: h.getValueAtPercentile(90) / 1000,
-      p99: h.getValueAtPercentile(99) / 1000,
-      p999: h.getValueAtPercentile(99.9) / 1000,
-      max: h.maxValue / 1000,
-      negative: this.#negative,
-    }
+    this.#total.merge(this.#recorder.take())
+    const s = this.#total.summary()
+    if (s.count === 0) return { count: 0, p50: null, p90: null, p99: null, p999: null, max: null, negative: this.#negative }
+    return { count: s.count, p50: s.p50, p90: s.p90, p99: s.p99, p999: s.p999, max: s.max, negative: this.#negative }
   }
 }

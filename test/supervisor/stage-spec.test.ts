@@ -52,7 +52,7 @@ const bad: Array<[string, unknown[], string, string]> = [
   ['tasks on a consumer', [{ id: 'p', stage: 'producer', module: producer }, { id: 'c', stage: 'consumer', module: consumer, subscribeTo: ['p'], tasks: { maxRetries: 1 } }],
     'children[1].tasks', 'children[1].tasks is for a consumer_supervisor, not a consumer'],
   ['an unknown built-in', [{ id: 'p', stage: 'producer', module: 'builtin:firehose' }],
-    'children[0].module', 'children[0].module names no built-in module: "builtin:firehose" (built-ins: builtin:queue)'],
+    'children[0].module', 'children[0].module names no built-in module: "builtin:firehose" (built-ins: builtin:queue, builtin:broadcaster)'],
   ['a thread-level key on a later stage of a thread', [{ id: 'p', stage: 'producer', module: producer, thread: 't' }, { id: 'c', stage: 'consumer', module: consumer, subscribeTo: ['p'], thread: 't', restart: 'temporary' }],
     'children[1].restart', 'children[1].restart belongs to thread "t" as a whole: set it on its first stage (p)'],
   ['a thread shared across supervisors', [

@@ -160,7 +160,7 @@ export class Connection implements ChannelConnection {
   }
 
   /** Queues a frame (a reply, a per-client push). */
-  send (data: Frame, key: string | null, binary: boolean): void {
+  send (data: string | Buffer, key: string | null, binary: boolean): void {
     const size = typeof data === 'string' ? Buffer.byteLength(data, 'utf8') : data.length
     this.enqueue(data, size + frameHeaderBytes(size), key, binary)
   }
@@ -180,14 +180,29 @@ export class Connection implements ChannelConnection {
     const socket = this.socket
     const counters = this.hub.counters
     counters.bytesSent += this.queue.bytes
-    // ws writes each frame as header + payload; corked, all of them leave in a single writev.
+    // Corked, all pending frames leave in a single writev (one plain write when there is one).
     socket.cork()
-    const { written, timed } = this.queue.writeTo(this.ws, this.hub.latency, this.hub.flushTime)
+    const { written, timed } = this.queue.writeTo(this, this.hub.latency, this.hub.flushTime)
     socket.uncork()
     counters.messagesSent += written
     counters.delivered += timed
     counters.writes++
     if (socket.writableNeedDrain) this.blocked = true
+  }
+
+  /** FrameSink: a frame for ws to frame (replies, per-client pushes). */
+  sendFrame (data: string | Buffer, options: { binary: boolean }): void {
+    this.ws.send(data, options)
+  }
+
+  /**
+   * FrameSink: a broadcast's ready-framed bytes, straight to the socket. Safe beside ws's own
+   * writes because ws sends synchronously here (no permessage-deflate, no Blob payloads), so
+   * nothing of ws's can be queued behind or in front of these bytes; flush() checked the socket is
+   * open; ws's bufferedAmount counts them (it reads the socket's buffer).
+   */
+  writeFramed (bytes: Buffer): void {
+    this.socket.write(bytes)
   }
 
   /** Removes `channel` from this connection if it is still the one registered for its topic. */

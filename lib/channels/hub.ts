@@ -27,7 +27,7 @@ import { CLOSE_CODES, DISCONNECT_REASONS } from './events.js'
 import type {
   ConnectionInfo, DisconnectReason, EndpointDrops, EndpointEvents, EndpointStats,
 } from './events.js'
-import { frameHeaderBytes } from './outbound.js'
+import { wireFrame } from './outbound.js'
 import type { LatencySink, OutboundPolicy } from './outbound.js'
 import { encodeBinaryBroadcast, encodeBroadcastBytes } from './serializer.js'
 import type { CompiledRoutes } from './topics.js'
@@ -139,8 +139,9 @@ export class Hub implements ConnectionHub {
       return count
     }
     const binary = payload instanceof Uint8Array
-    const frame = binary ? encodeBinaryBroadcast(topic, event, payload) : encodeBroadcastBytes(topic, event, payload)
-    const bytes = frame.length + frameHeaderBytes(frame.length)
+    // Serialised and framed once: every subscriber's socket gets these same bytes.
+    const frame = wireFrame(binary ? encodeBinaryBroadcast(topic, event, payload) : encodeBroadcastBytes(topic, event, payload), binary)
+    const bytes = frame.bytes.length
     // A connection closed by its policy mid-loop leaves the Set; Set iteration tolerates that.
     for (const channel of channels) (channel.connection as Connection).enqueue(frame, bytes, topic, binary, ts)
     return count

@@ -25,7 +25,7 @@
  *
  * Pure data structure: no sockets, no timers; the connection applies it and the tests drive it directly.
  */
-import type { Buffer } from 'node:buffer'
+import { Buffer } from 'node:buffer'
 
 /** What to do when a connection's outbound bytes would exceed its limit. */
 export type OutboundPolicy = 'drop-oldest' | 'conflate' | 'disconnect'
@@ -33,12 +33,25 @@ export type OutboundPolicy = 'drop-oldest' | 'conflate' | 'disconnect'
 /** Every {@link OutboundPolicy}, for validation and messages. */
 export const OUTBOUND_POLICIES: readonly OutboundPolicy[] = ['drop-oldest', 'conflate', 'disconnect']
 
-/** A frame as the serializer makes it: a JSON text (string or its UTF-8 bytes) or a binary frame. */
-export type Frame = string | Buffer
+/**
+ * A broadcast frame already framed for the wire: WebSocket header and payload in one Buffer. A
+ * server's frames are not masked, so the same bytes serve every subscriber: they are built once per
+ * broadcast ({@link wireFrame}) and written to each socket as they are, one `write` each, where
+ * `ws.send` would build a header per client and write header and payload as two buffers.
+ */
+export class WireFrame {
+  constructor (readonly bytes: Buffer) {}
+}
 
-/** Where a queue writes its frames: a `ws` WebSocket is one. */
+/** A frame: a JSON text (string or its UTF-8 bytes) or binary frame for ws to frame, or a {@link WireFrame}. */
+export type Frame = string | Buffer | WireFrame
+
+/** Where a queue writes its frames: a connection, which hands them to ws or, framed, to its socket. */
 export interface FrameSink {
-  send(data: Frame, options: { binary: boolean }): void
+  /** Hands a frame to ws, which frames and writes it. */
+  sendFrame(data: string | Buffer, options: { binary: boolean }): void
+  /** Writes a {@link WireFrame}'s bytes to the socket unchanged. */
+  writeFramed(bytes: Buffer): void
 }
 
 /** Drops counted by reason, across connections (the endpoint's stats hold one of these). */
@@ -75,6 +88,26 @@ const BINARY = { binary: true }
  */
 export function frameHeaderBytes (payloadBytes: number): number {
   return payloadBytes < 126 ? 2 : payloadBytes < 65_536 ? 4 : 10
+}
+
+/** Frames `payload` as one final, unmasked WebSocket message (RFC 6455 §5.2): text, or binary. */
+export function wireFrame (payload: Buffer, binary: boolean): WireFrame {
+  const n = payload.length
+  const header = frameHeaderBytes(n)
+  const bytes = Buffer.allocUnsafe(header + n)
+  bytes[0] = 0x80 | (binary ? 0x2 : 0x1)
+  if (n < 126) {
+    bytes[1] = n
+  } else if (n < 65_536) {
+    bytes[1] = 126
+    bytes.writeUInt16BE(n, 2)
+  } else {
+    bytes[1] = 127
+    bytes.writeUInt32BE(Math.floor(n / 2 ** 32), 2)
+    bytes.writeUInt32BE(n >>> 0, 6)
+  }
+  payload.copy(bytes, header)
+  return new WireFrame(bytes)
 }
 
 /**
@@ -161,7 +194,8 @@ export class OutboundQueue {
     for (let i = this.#head; i < end; i++) {
       const frame = data[i] as Frame | null
       if (frame === null) continue
-      sink.send(frame, binary[i] === true ? BINARY : TEXT)
+      if (frame instanceof WireFrame) sink.writeFramed(frame.bytes)
+      else sink.sendFrame(frame, binary[i] === true ? BINARY : TEXT)
       written++
       const ts = stamps[i] as number
       if (ts > 0) {

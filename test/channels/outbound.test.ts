@@ -2,18 +2,64 @@
 // buffered bytes, each policy's choice of what to drop, drop counts by reason, order kept, and a
 // long random run against a plain-array model (holes and compaction included).
 import t from 'tap'
-import { OVER_LIMIT, OutboundQueue, frameHeaderBytes } from '../../lib/channels/outbound.js'
+import { createRequire } from 'node:module'
+import type { Writable } from 'node:stream'
+import { OVER_LIMIT, OutboundQueue, WireFrame, frameHeaderBytes, wireFrame } from '../../lib/channels/outbound.js'
 import type { DropCounters, Frame, OutboundPolicy } from '../../lib/channels/outbound.js'
 
 function counters (): DropCounters {
   return { dropped_oldest: 0, conflated: 0, dropped_newest: 0 }
 }
 
-/** Records what a queue writes. */
-function sink (): { sent: Array<[Frame, boolean]>, send(data: Frame, options: { binary: boolean }): void } {
-  const sent: Array<[Frame, boolean]> = []
-  return { sent, send (data, options) { sent.push([data, options.binary]) } }
+/** Records what a queue writes: frames handed to ws with their kind, framed bytes as `['wire', bytes]`. */
+function sink (): { sent: Array<[Frame | 'wire', boolean | Buffer]>, sendFrame(data: string | Buffer, options: { binary: boolean }): void, writeFramed(bytes: Buffer): void } {
+  const sent: Array<[Frame | 'wire', boolean | Buffer]> = []
+  return {
+    sent,
+    sendFrame (data, options) { sent.push([data, options.binary]) },
+    writeFramed (bytes) { sent.push(['wire', bytes]) },
+  }
 }
+
+// ws's frame parser; @types/ws does not declare it, hence the local type.
+const { Receiver } = createRequire(import.meta.url)('ws') as { Receiver: new (options: { isServer: boolean, maxPayload: number }) => Writable }
+
+/** Parses WebSocket frames with ws's own receiver (as a client would: unmasked frames are expected). */
+function parse (bytes: Buffer): Promise<Array<{ data: Buffer, binary: boolean }>> {
+  return new Promise((resolve, reject) => {
+    const messages: Array<{ data: Buffer, binary: boolean }> = []
+    const receiver = new Receiver({ isServer: false, maxPayload: 0 })
+    receiver.on('message', (data: Buffer, binary: boolean) => messages.push({ data, binary }))
+    receiver.on('error', reject)
+    receiver.write(bytes, () => resolve(messages))
+  })
+}
+
+t.test('wireFrame: one complete WebSocket message per length class, that ws\'s receiver reads back', async (t) => {
+  for (const n of [0, 5, 125, 126, 1000, 65_535, 65_536, 200_000]) {
+    const payload = Buffer.alloc(n, 0x61)
+    const text = wireFrame(payload, false)
+    t.ok(text instanceof WireFrame)
+    t.equal(text.bytes.length, n + frameHeaderBytes(n), `${n} bytes: header as RFC 6455 sizes it`)
+    const [message] = await parse(text.bytes)
+    t.equal(message?.binary, false)
+    t.ok(message?.data.equals(payload), `${n}-byte text payload intact`)
+  }
+  const [bin] = await parse(wireFrame(Buffer.from([1, 2, 3]), true).bytes)
+  t.strictSame([bin?.binary, [...(bin?.data ?? [])]], [true, [1, 2, 3]], 'binary opcode')
+})
+
+t.test('framed frames are written as they are, in order with the others', async (t) => {
+  const q = new OutboundQueue()
+  const drops = counters()
+  const wire = wireFrame(Buffer.from('"x"'), false)
+  q.offer('reply', 10, null, false, 0, 100, 'drop-oldest', drops)
+  q.offer(wire, wire.bytes.length, 't', false, 0, 100, 'drop-oldest', drops)
+  q.offer('after', 10, null, false, 0, 100, 'drop-oldest', drops)
+  const s = sink()
+  t.strictSame(q.writeTo(s), { written: 3, timed: 0 })
+  t.strictSame(s.sent, [['reply', false], ['wire', wire.bytes], ['after', false]])
+})
 
 t.test('frame header sizes follow RFC 6455', async (t) => {
   t.strictSame([0, 125, 126, 65_535, 65_536, 10_000_000].map(frameHeaderBytes), [2, 2, 4, 4, 10, 10])

@@ -184,6 +184,14 @@ export class RuntimeClosedError extends StagewireError {
   }
 }
 
+/** A durable queue could not append an event (Redis down, or it refused it): the event was not accepted. */
+export class QueueUnavailableError extends StagewireError {
+  constructor (message: string, options?: { cause?: unknown }) {
+    super(message, 'ERR_QUEUE_UNAVAILABLE', options)
+    this.name = 'QueueUnavailableError'
+  }
+}
+
 /** A message between threads did not match the protocol (a bug, or a version mismatch). */
 export class ProtocolError extends StagewireError {
   constructor (message: string) {
@@ -255,6 +263,7 @@ const rebuilders: Record<string, Rebuild> = {
   ERR_DUPLICATE_ID: (w) => new DuplicateIdError(w.message),
   ERR_RUNTIME_CLOSED: (w) => new RuntimeClosedError(w.message),
   ERR_PROTOCOL: (w) => new ProtocolError(w.message),
+  ERR_QUEUE_UNAVAILABLE: (w) => new QueueUnavailableError(w.message),
   ERR_DEMAND_EXCEEDED: (w) => new DemandExceededError(Number(w.details?.received ?? 0), Number(w.details?.outstanding ?? 0), w.message),
   ERR_PRODUCER_DOWN: (w) => new ProducerDownError(w.message),
   ERR_FRAME_NOT_JSON: (w) => new FrameError(w.message, 'ERR_FRAME_NOT_JSON'),

@@ -18,6 +18,7 @@ import type { MetricsReport } from './metrics/thread-metrics.js'
 import { IdSource } from './stage/ids.js'
 import { PushChannel } from './stage/push.js'
 import type { PushMeta } from './stage/push.js'
+import { StreamWriter } from './queue/stream-writer.js'
 import { Wiring } from './stage/wiring.js'
 import type { StageInfo } from './stage/wiring.js'
 import type { TelemetryEvents } from './telemetry.js'
@@ -91,7 +92,8 @@ export class Runtime extends EventEmitter<TelemetryEvents> {
   readonly #baseDir: string
   readonly #codec: string
   readonly #wiring: Wiring
-  readonly #pushes = new Map<string, PushChannel>()
+  /** The push queue of each producer: in memory (a port to its thread), or a Redis stream's writer. */
+  readonly #pushes = new Map<string, PushChannel | StreamWriter>()
   /** Ids of the `builtin:broadcaster` stages, the targets of `broadcast()`. */
   readonly #broadcasters = new Set<string>()
   /** Ids of pushed events: sequential from 1 (seed 0). */
@@ -103,6 +105,8 @@ export class Runtime extends EventEmitter<TelemetryEvents> {
   /** Stages run in this thread (`thread: "main"`): their measurements are taken here, not reported. */
   #inThread = false
   #metricsTimer: NodeJS.Timeout | undefined
+  /** Durable queues' writers not yet connected (startTree connects them before the tree starts). */
+  #writers: StreamWriter[] = []
   /** The Prometheus text is on its way to the broadcasters. */
   #exposing = false
   #state: State = 'running'
@@ -125,7 +129,7 @@ export class Runtime extends EventEmitter<TelemetryEvents> {
       this.#measure(actor)
     })
     this.#registry.on('unregistered', (name) => this.#pushes.get(name)?.detach())
-    this.#addStages(spec.children)
+    this.#writers = this.#addStages(spec.children)
     const host: SupervisorHost = {
       registry: this.#registry,
       codec: spec.codec,
@@ -189,7 +193,8 @@ export class Runtime extends EventEmitter<TelemetryEvents> {
     }
   }
 
-  #addStages (children: ChildSpec[]): void {
+  /** Registers the stages of `children`; returns the writers of their durable queues, to be started. */
+  #addStages (children: ChildSpec[]): StreamWriter[] {
     const stages: StageSpec[] = []
     const walk = (list: ChildSpec[]): void => {
       for (const child of list) {
@@ -202,17 +207,26 @@ export class Runtime extends EventEmitter<TelemetryEvents> {
     }
     walk(children)
     this.#wiring.addStages(stages)
+    const writers: StreamWriter[] = []
     for (const stage of stages) {
       if (stage.module === BROADCASTER_URL) this.#broadcasters.add(stage.id)
       if (stage.kind !== 'producer') continue
-      this.#pushes.set(stage.id, new PushChannel(stage, this.#ids, this.#codec, {
-        drain: (id) => this.#emit('drain', { stage: id }),
-        dropped: (id, count, reason) => {
+      const events = {
+        drain: (id: string) => this.#emit('drain', { stage: id }),
+        dropped: (id: string, count: number, reason: 'no_producer' | 'unencodable' | 'queue_unavailable') => {
           this.#wiring.addDropped(id, count)
           this.#emit('stage:dropped', { stage: id, count, reason })
         },
-      }))
+      }
+      if (stage.queue !== undefined) {
+        const writer = new StreamWriter(stage, stage.queue, events)
+        writers.push(writer)
+        this.#pushes.set(stage.id, writer)
+      } else {
+        this.#pushes.set(stage.id, new PushChannel(stage, this.#ids, this.#codec, events))
+      }
     }
+    return writers
   }
 
   /**
@@ -228,6 +242,29 @@ export class Runtime extends EventEmitter<TelemetryEvents> {
    */
   push (stage: string, payload: unknown, meta?: PushMeta): boolean {
     return this.#pushChannel(stage).push(payload, meta)
+  }
+
+  /**
+   * Pushes one event into a producer with a durable queue (`queue: { kind: 'redis-streams' }`) and
+   * resolves with its stream entry id once Redis has confirmed the XADD: from then on the event is
+   * accepted, and it reaches the broadcaster at least once even if this process dies. The id is the
+   * envelope's `id` all the way to the client. (`push()` on such a producer appends the same way and
+   * keeps its boolean contract; what Redis does not confirm is reported as `stage:dropped` with
+   * reason `queue_unavailable`.)
+   * @throws (rejects) ERR_QUEUE_UNAVAILABLE Redis did not take it (down, or refused): not accepted;
+   *   ERR_INVALID_ARGUMENT `stage` has an in-memory queue (it cannot confirm), or a payload that is not data;
+   *   ERR_ACTOR_NOT_FOUND no producer stage `stage`; ERR_RUNTIME_CLOSED.
+   */
+  pushDurable (stage: string, payload: unknown, meta?: PushMeta): Promise<string> {
+    try {
+      const channel = this.#pushChannel(stage)
+      if (!(channel instanceof StreamWriter)) {
+        throw new InvalidArgumentError(`pushDurable to "${stage}": its queue is in memory and cannot confirm an event; give it queue: { kind: 'redis-streams', ... } or use push()`)
+      }
+      return channel.pushDurable(payload, meta)
+    } catch (err) {
+      return Promise.reject(err)
+    }
   }
 
   /** {@link push} for many payloads at once, with the same metadata. */
@@ -336,7 +373,9 @@ export class Runtime extends EventEmitter<TelemetryEvents> {
    * Plain data: safe to JSON.stringify.
    */
   metrics (): RuntimeMetrics {
-    return this.#metrics.snapshot(this.#wiring.info(), this.#ids.issued)
+    let pushed = this.#ids.issued
+    for (const channel of this.#pushes.values()) if (channel instanceof StreamWriter) pushed += channel.accepted
+    return this.#metrics.snapshot(this.#wiring.info(), pushed)
   }
 
   /**
@@ -349,7 +388,7 @@ export class Runtime extends EventEmitter<TelemetryEvents> {
     return this.#prometheus
   }
 
-  #pushChannel (stage: string): PushChannel {
+  #pushChannel (stage: string): PushChannel | StreamWriter {
     if (this.#state !== 'running') throw new RuntimeClosedError(`the runtime is ${this.#state}`)
     const channel = this.#pushes.get(stage)
     if (channel === undefined) throw new ActorNotFoundError(`no producer stage named "${stage}"`)
@@ -358,11 +397,18 @@ export class Runtime extends EventEmitter<TelemetryEvents> {
 
   /** @internal */
   async startTree (): Promise<void> {
+    await this.#startWriters()
     await this.#root.start()
     this.#metricsTimer = setInterval(() => this.#tick(), METRICS_MS)
     // Metrics must never keep the host's process alive.
     this.#metricsTimer.unref()
     void this.#expose()
+  }
+
+  /** Connects the durable queues' writers (each waits for Redis at most its connectTimeoutMs). */
+  async #startWriters (): Promise<void> {
+    const writers = this.#writers.splice(0)
+    await Promise.all(writers.map((w) => w.start()))
   }
 
   /** `running` until `close()`/`destroy()` (then `closing`, `closed`), or `failed` after a `fatal` event. */
@@ -404,7 +450,8 @@ export class Runtime extends EventEmitter<TelemetryEvents> {
     this.#assertRunning()
     const supervisor = this.#supervisor(supervisorId)
     const spec = parseChildSpec(childSpec, { baseDir: options.baseDir ?? this.#baseDir, takenIds: this.#root.ids(), stages: this.#wiring.specs() })
-    this.#addStages([spec])
+    this.#writers.push(...this.#addStages([spec]))
+    await this.#startWriters()
     await supervisor.startChild(spec)
   }
 
@@ -420,7 +467,7 @@ export class Runtime extends EventEmitter<TelemetryEvents> {
     this.#wiring.removeStages(stageIds)
     for (const id of stageIds) {
       this.#broadcasters.delete(id)
-      this.#pushes.get(id)?.close()
+      void this.#pushes.get(id)?.close()
       this.#pushes.delete(id)
     }
   }
@@ -439,7 +486,8 @@ export class Runtime extends EventEmitter<TelemetryEvents> {
     if (this.#state === 'closed') return
     this.#state = 'closing'
     clearInterval(this.#metricsTimer)
-    for (const channel of this.#pushes.values()) channel.close()
+    // Durable writers fail what they had not sent and wait (a second at most) for Redis's answers.
+    await Promise.all([...this.#pushes.values()].map((channel) => channel.close()))
     const timeout = options.timeout ?? 30_000
     let timer: NodeJS.Timeout | undefined
     const late = new Promise<'late'>((resolve) => { timer = setTimeout(resolve, timeout, 'late') })
@@ -454,7 +502,7 @@ export class Runtime extends EventEmitter<TelemetryEvents> {
     if (this.#state === 'closed') return
     this.#state = 'closing'
     clearInterval(this.#metricsTimer)
-    for (const channel of this.#pushes.values()) channel.close()
+    for (const channel of this.#pushes.values()) void channel.close()
     await this.#root.destroy()
     this.#state = 'closed'
   }

@@ -62,9 +62,10 @@ export interface StageDroppedEvent {
    * `undeliverable`: the stage itself gave up on them (`ctx.dropped`): the broadcaster, for an event
    * with no topic or a payload it cannot serialise;
    * `pubsub_down`: broadcasts the broadcaster delivered to its own clients but could not publish to
-   * the other servers (its cluster adapter was down): partial deliveries, not lost events.
+   * the other servers (its cluster adapter was down): partial deliveries, not lost events;
+   * `queue_unavailable`: pushes to a durable queue that Redis did not confirm (not accepted).
    */
-  reason: 'buffer_full' | 'no_producer' | 'task_failed' | 'unencodable' | 'undeliverable' | 'pubsub_down'
+  reason: 'buffer_full' | 'no_producer' | 'task_failed' | 'unencodable' | 'undeliverable' | 'pubsub_down' | 'queue_unavailable'
 }
 
 /** Payload of `stage:lost`: events that were inside a stage when its thread ended. */

@@ -15,6 +15,8 @@
  *   with pubsub redis: every broadcast above is also published to the other servers, and theirs
  *   arrive here (lib/cluster/redis-pubsub.ts) ──► endpoint.broadcast, for this server's subscribers
  *   runtime, every second ──call { op: 'metrics', text }──► kept; GET /metrics answers with it
+ *   durable events (e.ack set): a duplicate of one handed on lately is skipped; the others, once
+ *   broadcast and their publishes answered, are acknowledged (XACK, lib/queue/stream-acker.ts)
  * ```
  *
  * Demand follows what the clients take: the batch is not done until its frames have been handed to
@@ -53,6 +55,8 @@ import type { BroadcasterHealth } from '../cluster/health.js'
 import type { RedisPubSubSettings } from '../cluster/pubsub-spec.js'
 import { RedisPubSub } from '../cluster/redis-pubsub.js'
 import type { PubSubStats } from '../cluster/redis-pubsub.js'
+import { StreamAcker } from '../queue/stream-acker.js'
+import type { DurableStats } from '../queue/stream-acker.js'
 
 /** The broadcaster's args, built by the spec from its `endpoint` key. */
 export interface BroadcasterArgs {
@@ -79,8 +83,8 @@ export interface BroadcasterAddress {
   path: string
 }
 
-/** The reply to `{ op: 'stats' }`: the endpoint's, and the cluster adapter's when there is one. */
-export type BroadcasterStats = EndpointStats & { pubsub?: PubSubStats }
+/** The reply to `{ op: 'stats' }`: the endpoint's, the durable events' acks, and the cluster adapter's when there is one. */
+export type BroadcasterStats = EndpointStats & { durable: DurableStats, pubsub?: PubSubStats }
 
 /** The latest Prometheus exposition, for `/metrics`. */
 interface Exposition { text: string, contentType: string }
@@ -98,6 +102,8 @@ interface State {
   readonly stopCollecting: () => void
   /** The Redis adapter, when the spec has `pubsub: { adapter: 'redis' }`. */
   readonly cluster: RedisPubSub | null
+  /** Acknowledges durable events, and remembers the latest to drop duplicates. */
+  readonly acker: StreamAcker
 }
 
 /** How long a client that is behind may hold demand back before it is left to its outbound policy. */
@@ -119,10 +125,15 @@ export default defineConsumer<State, BroadcasterArgs>({
     let onRequest: (req: IncomingMessage, res: ServerResponse) => boolean = () => false
     const endpoint = new Endpoint({ ...options, channels, onRequest: (req, res) => onRequest(req, res) })
     const exposition: Exposition = { text: '', contentType: 'text/plain; version=0.0.4; charset=utf-8' }
+    const acker = new StreamAcker()
     const cluster = args.pubsub === undefined
       ? null
       : new RedisPubSub(args.pubsub, {
-        deliver: (topic, event, payload, ts) => { endpoint.broadcast(topic, event, payload, ts) },
+        deliver: (topic, event, payload, ts, dedup) => {
+          // A durable event another server handed on: remembered, so that a later claim of it here is dropped.
+          if (dedup !== undefined && acker.duplicate(dedup)) return
+          endpoint.broadcast(topic, event, payload, ts)
+        },
         dropped: (count) => ctx.dropped?.(count, 'pubsub_down'),
       })
     onRequest = (req, res) => serveHttp(req, res, endpoint, exposition, page === true ? { secret: options.secret, socketPath } : null, cluster)
@@ -145,6 +156,7 @@ export default defineConsumer<State, BroadcasterArgs>({
       collect,
       stopCollecting,
       cluster,
+      acker,
     }
   },
 
@@ -152,8 +164,22 @@ export default defineConsumer<State, BroadcasterArgs>({
     const endpoint = state.endpoint
     let undeliverable = 0
     threadMetrics.dispatched += events.length
+    const acker = state.acker
+    let durable = 0
+    let duplicates = 0
     for (let i = 0; i < events.length; i++) {
       const e = events[i] as Envelope
+      // A durable event is acknowledged whatever becomes of it here: delivered, a duplicate, or undeliverable.
+      let dedup: string | undefined
+      if (e.ack !== undefined) {
+        acker.add(e.ack, e.id)
+        durable++
+        dedup = acker.keyOf(e.ack, e.id)
+        if (dedup !== undefined && acker.duplicate(dedup)) {
+          duplicates++
+          continue
+        }
+      }
       if (e.topic === undefined) {
         undeliverable++
         continue
@@ -165,15 +191,21 @@ export default defineConsumer<State, BroadcasterArgs>({
         undeliverable++
         continue
       }
-      state.cluster?.publish(e.topic, e.event ?? DEFAULT_EVENT, e.payload as object, e.ts)
+      state.cluster?.publish(e.topic, e.event ?? DEFAULT_EVENT, e.payload as object, e.ts, dedup)
     }
+    // Duplicates were dispatched once already: not counted again.
+    threadMetrics.dispatched -= duplicates
     if (undeliverable > 0) {
       threadMetrics.dispatched -= undeliverable
       ctx.dropped?.(undeliverable, 'undeliverable')
     }
-    // Redis slower than the pipeline: wait for its answers rather than queue publishes without bound.
+    // Acknowledged once their publishes are answered (handed to the other servers, or counted dropped).
+    if (durable > 0) acker.flush(state.cluster?.afterPublished())
+    // Redis slower than the pipeline: wait for its answers rather than queue publishes or acks without bound.
     const published = state.cluster?.drained()
     if (published !== undefined) await published
+    const acked = acker.drained()
+    if (acked !== undefined) await acked
     await endpoint.flushed()
     if (state.backpressure !== null) await endpoint.writable(state.backpressure.highWaterBytes, state.backpressure.graceMs)
   },
@@ -185,6 +217,7 @@ export default defineConsumer<State, BroadcasterArgs>({
   async terminate (_reason, state) {
     try {
       await state.cluster?.close()
+      await state.acker.close()
       await state.endpoint.close(state.closeTimeoutMs === undefined ? {} : { timeoutMs: state.closeTimeoutMs })
     } finally {
       // The last deliveries go into the thread's final report; then the endpoint is forgotten.
@@ -201,8 +234,10 @@ function answer (request: BroadcasterRequest, state: State): number | Broadcaste
       state.cluster?.publish(request.topic, request.event, request.payload, undefined)
       return subscribers
     }
-    case 'stats':
-      return state.cluster === null ? state.endpoint.stats() : { ...state.endpoint.stats(), pubsub: state.cluster.stats() }
+    case 'stats': {
+      const stats = { ...state.endpoint.stats(), durable: state.acker.stats() }
+      return state.cluster === null ? stats : { ...stats, pubsub: state.cluster.stats() }
+    }
     case 'health': {
       const stats = state.endpoint.stats()
       return broadcasterHealth(stats.connections, stats.channels, state.cluster?.stats())

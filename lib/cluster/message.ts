@@ -5,7 +5,7 @@
  * ```
  *  0      1                 17              25
  *  ┌──────┬─────────────────┬───────────────┬──────────────────────────────────────┐
- *  │ v=1  │ node id (16 B)  │ seq (f64 BE)  │ msgpack [topic, event, payload, ts]  │
+ *  │ v=1  │ node id (16 B)  │ seq (f64 BE)  │ msgpack [topic, event, payload, ts(, dedup)] │
  *  └──────┴─────────────────┴───────────────┴──────────────────────────────────────┘
  * ```
  *
@@ -13,6 +13,9 @@
  *   16-byte compare, before any decoding: it has already delivered them to its own subscribers;
  * - `seq` counts the node's publishes from 1; a receiver that sees a gap knows how many of that
  *   node's broadcasts it missed (while its subscription was down), instead of losing them silently;
+ * - `dedup`, only for an event of a durable queue: `<stream>/<entry id>`, so that a server that
+ *   later claims that entry (its first reader died before acknowledging it) can see that its
+ *   clients had it already (lib/builtins/broadcaster.ts);
  * - plain msgpack maps (`useRecords: false`): no structure shared between processes is needed, and
  *   a subscriber in another language can read it.
  * @internal
@@ -34,6 +37,8 @@ export interface ClusterBroadcast {
   payload: object
   /** The event's push time (`performance.timeOrigin + performance.now()` on the publishing server). */
   ts: number | undefined
+  /** A durable event's `<stream>/<entry id>` (absent for the others). */
+  dedup?: string
 }
 
 const packr = new Packr({ useRecords: false })
@@ -43,8 +48,8 @@ const packr = new Packr({ useRecords: false })
  * view into a buffer it reuses, so the body is copied out once, here).
  * @throws whatever msgpackr throws for a payload it cannot encode.
  */
-export function encodeMessage (node: Buffer, seq: number, topic: string, event: string, payload: object, ts: number | undefined): Buffer {
-  const body = packr.pack([topic, event, payload, ts ?? null])
+export function encodeMessage (node: Buffer, seq: number, topic: string, event: string, payload: object, ts: number | undefined, dedup?: string): Buffer {
+  const body = packr.pack(dedup === undefined ? [topic, event, payload, ts ?? null] : [topic, event, payload, ts ?? null, dedup])
   const message = Buffer.allocUnsafe(HEADER_BYTES + body.length)
   message[0] = MESSAGE_VERSION
   node.copy(message, 1, 0, NODE_ID_BYTES)
@@ -72,8 +77,10 @@ export function seqOf (message: Buffer): number {
 /** Decodes the body; undefined when it is not a broadcast. */
 export function decodeBody (message: Buffer): ClusterBroadcast | undefined {
   const body = packr.unpack(message.subarray(HEADER_BYTES)) as unknown
-  if (!Array.isArray(body) || body.length !== 4) return undefined
-  const [topic, event, payload, ts] = body as [unknown, unknown, unknown, unknown]
+  if (!Array.isArray(body) || (body.length !== 4 && body.length !== 5)) return undefined
+  const [topic, event, payload, ts, dedup] = body as [unknown, unknown, unknown, unknown, unknown]
   if (typeof topic !== 'string' || typeof event !== 'string' || typeof payload !== 'object' || payload === null) return undefined
-  return { topic, event, payload, ts: typeof ts === 'number' ? ts : undefined }
+  const broadcast: ClusterBroadcast = { topic, event, payload, ts: typeof ts === 'number' ? ts : undefined }
+  if (typeof dedup === 'string') broadcast.dedup = dedup
+  return broadcast
 }

@@ -46,8 +46,8 @@ import type { RedisPubSubSettings } from './pubsub-spec.js'
 
 /** What the adapter tells its broadcaster. */
 export interface PubSubHooks {
-  /** A broadcast of another server, for this server's subscribers. */
-  deliver (topic: string, event: string, payload: object, ts: number | undefined): void
+  /** A broadcast of another server, for this server's subscribers (`dedup`: a durable event's `<stream>/<entry id>`). */
+  deliver (topic: string, event: string, payload: object, ts: number | undefined, dedup: string | undefined): void
   /** `count` broadcasts of this server did not reach the other servers. */
   dropped (count: number): void
 }
@@ -124,6 +124,11 @@ export class RedisPubSub {
   #drainWaiters: Array<() => void> = []
   /** Resolved when no publish is in flight (close). */
   #idleWaiters: Array<() => void> = []
+  /** Publishes handed to the connection, and those answered (ok or failed): answers come in order. */
+  #sent = 0
+  #answered = 0
+  /** Resolved once every publish sent before them is answered ({@link afterPublished}), oldest first. */
+  #answerWaiters: Array<{ target: number, resolve: () => void }> = []
 
   constructor (settings: RedisPubSubSettings, hooks: PubSubHooks) {
     this.#settings = settings
@@ -180,7 +185,7 @@ export class RedisPubSub {
    * connection down it is counted as dropped at once, as is a payload MessagePack cannot encode.
    * Never throws.
    */
-  publish (topic: string, event: string, payload: object, ts: number | undefined): void {
+  publish (topic: string, event: string, payload: object, ts: number | undefined, dedup?: string): void {
     // The publishing connection alone decides: with only this server's subscription down, the
     // others still receive what it publishes (health says down all the same: it misses theirs).
     if (this.#closed || this.#pub.status !== 'ready') {
@@ -190,7 +195,7 @@ export class RedisPubSub {
     }
     let message: Buffer
     try {
-      message = encodeMessage(this.#node, this.#seq + 1, topic, event, payload, ts)
+      message = encodeMessage(this.#node, this.#seq + 1, topic, event, payload, ts, dedup)
     } catch (err) {
       // JSON took it (it reached this server's subscribers) but MessagePack does not: counted, not thrown.
       this.#lastError = `a payload MessagePack cannot encode: ${(err as Error).message}`
@@ -200,7 +205,19 @@ export class RedisPubSub {
     }
     this.#seq++
     this.#inFlight++
+    this.#sent++
     this.#pub.publish(this.#channel, message).then(this.#onPublished, this.#onPublishFailed)
+  }
+
+  /**
+   * Undefined when no publish is in flight, else a promise that resolves once every publish made so
+   * far has been answered (published, or failed and counted): the broadcaster acknowledges a durable
+   * event only after that (lib/queue/stream-acker.ts). Never rejects.
+   */
+  afterPublished (): Promise<void> | undefined {
+    if (this.#answered >= this.#sent) return undefined
+    const target = this.#sent
+    return new Promise((resolve) => this.#answerWaiters.push({ target, resolve }))
   }
 
   /** Undefined, or a promise that resolves once in-flight publishes are under half of `maxInFlight`. */
@@ -244,6 +261,7 @@ export class RedisPubSub {
     this.#release(this.#upWaiters)
     this.#release(this.#drainWaiters)
     this.#release(this.#idleWaiters)
+    for (const waiter of this.#answerWaiters.splice(0)) waiter.resolve()
   }
 
   readonly #onError = (err: Error): void => {
@@ -292,6 +310,10 @@ export class RedisPubSub {
 
   #settled (): void {
     this.#inFlight--
+    this.#answered++
+    while (this.#answerWaiters.length > 0 && (this.#answerWaiters[0] as { target: number }).target <= this.#answered) {
+      (this.#answerWaiters.shift() as { resolve: () => void }).resolve()
+    }
     if (this.#drainWaiters.length > 0 && this.#inFlight <= this.#settings.maxInFlight / 2) this.#release(this.#drainWaiters)
     if (this.#inFlight === 0 && this.#idleWaiters.length > 0) this.#release(this.#idleWaiters)
   }
@@ -323,7 +345,7 @@ export class RedisPubSub {
     }
     this.#received++
     try {
-      this.#hooks.deliver(broadcast.topic, broadcast.event, broadcast.payload, broadcast.ts)
+      this.#hooks.deliver(broadcast.topic, broadcast.event, broadcast.payload, broadcast.ts, broadcast.dedup)
     } catch {
       // A payload this endpoint cannot serialise (its publisher could): not for this server's clients.
       this.#invalid++

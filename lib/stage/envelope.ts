@@ -21,6 +21,13 @@ export interface Envelope<P = unknown> {
   event?: string
   /** The app's data. */
   payload: P
+  /**
+   * Durable events only (a producer with `queue: { kind: 'redis-streams' }`): what the broadcaster
+   * needs to acknowledge it once it has handed it on (lib/queue/stream-spec.ts, `ackKey`). A stage
+   * that transforms events keeps it with the rest (spread the envelope); an event that never reaches
+   * the broadcaster is not acknowledged, and is delivered again after the queue's `claimIdleMs`.
+   */
+  ack?: string
 }
 
 /**

@@ -14,6 +14,8 @@
  */
 import { z } from 'zod'
 import type { DispatcherSpec, FunctionRef, TasksSpec } from '../protocol.js'
+import { buildQueue, queueSchema, streamSourceModule } from '../queue/stream-spec.js'
+import type { StreamQueueSettings } from '../queue/stream-spec.js'
 
 const positiveInt = z.number().int().positive()
 
@@ -51,6 +53,8 @@ export const stageKeys = {
   bufferSize: z.number().int().nonnegative().optional(),
   bufferKeep: z.enum(['first', 'last']).optional(),
   highWaterMark: positiveInt.optional(),
+  /** Producers: where pushed events wait, in memory (default) or in a Redis stream (lib/queue/stream-spec.ts). */
+  queue: queueSchema.optional(),
   /** consumer_supervisor: where its tasks run and how often a failed one is retried. */
   tasks: z.strictObject({
     runner: z.enum(['inline', 'piscina']).optional(),
@@ -88,6 +92,8 @@ export interface StageSpec {
   highWaterMark: number
   /** consumer_supervisor only. */
   tasks?: TasksSpec
+  /** A producer with a durable queue: its stream (its `module` is then the stream reader, its `args` these). */
+  queue?: StreamQueueSettings
 }
 
 /** GenStage's defaults, and ours where GenStage has none. */
@@ -108,7 +114,7 @@ export type Report = (path: string, message: string) => void
  * `resolveFn` turns `"./file.js#name"` into a {@link FunctionRef}, reporting problems itself.
  */
 export function buildStage (
-  raw: Raw & { id: string, args?: unknown },
+  raw: Raw & { id: string, args?: unknown, module?: string },
   module: string,
   path: string,
   report: Report,
@@ -152,6 +158,19 @@ export function buildStage (
     }
   }
   if (raw.tasks !== undefined && kind !== 'consumer_supervisor') report(`${path}.tasks`, `${path}.tasks is for a consumer_supervisor, not a ${kind}`)
+  let queue: StreamQueueSettings | undefined
+  if (raw.queue !== undefined) {
+    if (kind !== 'producer') {
+      report(`${path}.queue`, `${path}.queue is for producers (where pushed events wait), not a ${kind}`)
+    } else {
+      queue = buildQueue(raw.queue)
+      // The stream is the producer's source: the module is the stream reader, whatever pushes.
+      if (queue !== undefined && raw.module !== 'builtin:queue') {
+        report(`${path}.module`, `${path}.module must be "builtin:queue" with a redis-streams queue (the stream is the producer), got ${JSON.stringify(raw.module)}`)
+      }
+      if (queue !== undefined && raw.args !== undefined) report(`${path}.args`, `${path}.args: a redis-streams queue takes its settings from queue, not args`)
+    }
+  }
   const bufferSize = raw.bufferSize ?? STAGE_DEFAULTS.bufferSize
   const tasks: TasksSpec | undefined = kind === 'consumer_supervisor'
     ? { runner: raw.tasks?.runner ?? 'inline', maxRetries: raw.tasks?.maxRetries ?? 0, maxThreads: raw.tasks?.maxThreads ?? 2 }
@@ -159,13 +178,14 @@ export function buildStage (
   return {
     id: raw.id,
     kind,
-    module,
-    args: raw.args,
+    module: queue !== undefined ? streamSourceModule() : module,
+    args: queue ?? raw.args,
     subscribeTo,
     dispatcher,
     bufferSize,
     bufferKeep: raw.bufferKeep ?? STAGE_DEFAULTS.bufferKeep,
     highWaterMark: raw.highWaterMark ?? Math.max(1, Math.floor(bufferSize / 2)),
     ...(tasks !== undefined ? { tasks } : {}),
+    ...(queue !== undefined ? { queue } : {}),
   }
 }

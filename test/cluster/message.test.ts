@@ -14,6 +14,8 @@ t.test('a message round-trips, and says who sent it and its number without decod
   t.equal(seqOf(message), 42)
   t.same(decodeBody(message), { topic: 'feed:x', event: 'msg', payload: { price: 101.5, tags: ['a'], nested: { ok: true } }, ts: 1234.5 })
   t.same(decodeBody(encodeMessage(node, 1, 't', 'e', {}, undefined)), { topic: 't', event: 'e', payload: {}, ts: undefined }, 'no push time: undefined')
+  t.same(decodeBody(encodeMessage(node, 1, 't', 'e', {}, 5, 'feed/1700000000000-0')), { topic: 't', event: 'e', payload: {}, ts: 5, dedup: 'feed/1700000000000-0' }, 'a durable event carries its <stream>/<entry id>')
+  t.notOk('dedup' in (decodeBody(message) ?? {}), 'the others carry none')
 })
 
 t.test('each message owns its bytes (msgpackr reuses its buffer)', async (t) => {

@@ -9,6 +9,7 @@ import { Redis } from 'ioredis'
 import type { Socket } from 'phoenix'
 import type { RuntimeHealth } from '../../lib/cluster/health.js'
 import type { BroadcasterStats } from '../../lib/builtins/broadcaster.js'
+import type { StreamSourceStats } from '../../lib/queue/stream-source.js'
 import { fixture } from '../helpers.js'
 import { SECRET } from '../channels/support.js'
 import type { ClientMessage, Teardown } from '../channels/support.js'
@@ -84,20 +85,26 @@ export async function killRedisServer (child: ChildProcess): Promise<void> {
 export interface ServerStats {
   broadcaster: BroadcasterStats
   dropped: Record<string, number>
+  /** The durable queue's reader, when the server has one. */
+  source?: StreamSourceStats
 }
 
 /** One stagewire server in a child process. */
 export class Server {
   readonly #child: ChildProcess
   #next = 0
-  readonly #pending = new Map<number, { resolve: (v: unknown) => void, reject: (e: Error) => void }>()
+  readonly #pending = new Map<number, { resolve: (v: unknown) => void, reject: (e: Error) => void, progress?: (n: number) => void }>()
   port = 0
   url = ''
 
   private constructor (child: ChildProcess) {
     this.#child = child
     child.on('message', (message) => {
-      const m = message as { id: number, value?: unknown, error?: string }
+      const m = message as { id: number, value?: unknown, error?: string, progress?: number }
+      if (m.progress !== undefined) {
+        this.#pending.get(m.id)?.progress?.(m.progress)
+        return
+      }
       const waiter = this.#pending.get(m.id)
       this.#pending.delete(m.id)
       if (m.error !== undefined) waiter?.reject(new Error(m.error))
@@ -109,8 +116,11 @@ export class Server {
     })
   }
 
-  /** Forks a server, starts its runtime against `redisUrl` with `prefix`, and learns its address. */
-  static async start (t: Teardown, redisUrl: string, prefix: string): Promise<Server> {
+  /**
+   * Forks a server, starts its runtime against `redisUrl` with `prefix`, and learns its address.
+   * `queue`: the source's `queue` spec key (a durable queue).
+   */
+  static async start (t: Teardown, redisUrl: string, prefix: string, queue?: Record<string, unknown>): Promise<Server> {
     const child = fork(fixture('cluster/server.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
     t.teardown(async () => {
       if (child.exitCode !== null || child.signalCode !== null) return
@@ -121,16 +131,16 @@ export class Server {
       clearTimeout(timer)
     })
     const server = new Server(child)
-    const address = await server.request<{ url: string, port: number }>('start', { redisUrl, prefix, secret: SECRET })
+    const address = await server.request<{ url: string, port: number }>('start', { redisUrl, prefix, secret: SECRET, ...(queue !== undefined ? { queue } : {}) })
     server.port = address.port
     server.url = address.url
     return server
   }
 
-  request<T> (cmd: string, args: Record<string, unknown> = {}): Promise<T> {
+  request<T> (cmd: string, args: Record<string, unknown> = {}, progress?: (n: number) => void): Promise<T> {
     const id = this.#next++
     return new Promise<T>((resolve, reject) => {
-      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject })
+      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject, ...(progress !== undefined ? { progress } : {}) })
       this.#child.send({ id, cmd, ...args })
     })
   }
@@ -139,6 +149,22 @@ export class Server {
   stats (): Promise<ServerStats> { return this.request('stats') }
   /** Pushes `count` events `{ seq: from.., tag }` on `topic` through the pipeline. */
   push (topic: string, from: number, count: number, tag: string): Promise<number> { return this.request('push', { topic, from, count, tag }) }
+  /**
+   * `runtime.pushDurable` `count` events `{ seq: from.., tag }` on `topic`, 1000 at a time;
+   * `progress(n)` after each thousand Redis confirmed (the first n are accepted).
+   */
+  pushDurable (topic: string, from: number, count: number, tag: string, progress?: (n: number) => void): Promise<number> {
+    return this.request('pushDurable', { topic, from, count, tag }, progress)
+  }
+
+  /** Kills the server's process with SIGKILL (no cleanup of any kind) and waits for it to be gone. */
+  async kill (): Promise<void> {
+    if (this.#child.exitCode !== null || this.#child.signalCode !== null) return
+    const exited = once(this.#child, 'exit')
+    this.#child.kill('SIGKILL')
+    await exited
+  }
+
   /** `runtime.broadcast` `count` times: `{ seq: from.., tag }` on `topic`. */
   broadcast (topic: string, from: number, count: number, tag: string): Promise<number[]> { return this.request('broadcast', { topic, from, count, tag }) }
 }

@@ -84,7 +84,15 @@ export interface BroadcasterAddress {
 }
 
 /** The reply to `{ op: 'stats' }`: the endpoint's, the durable events' acks, and the cluster adapter's when there is one. */
-export type BroadcasterStats = EndpointStats & { durable: DurableStats, pubsub?: PubSubStats }
+export type BroadcasterStats = EndpointStats & {
+  durable: DurableStats
+  pubsub?: PubSubStats
+  /**
+   * With a cluster adapter: the part of the endpoint's `broadcasts` and `fanout` that came from other
+   * servers (what this server's own pipeline and calls broadcast is the rest).
+   */
+  remote?: { broadcasts: number, fanout: number }
+}
 
 /** The latest Prometheus exposition, for `/metrics`. */
 interface Exposition { text: string, contentType: string }
@@ -104,6 +112,8 @@ interface State {
   readonly cluster: RedisPubSub | null
   /** Acknowledges durable events, and remembers the latest to drop duplicates. */
   readonly acker: StreamAcker
+  /** Broadcasts of other servers handed to the endpoint, and their subscribers here. */
+  readonly remote: { broadcasts: number, fanout: number }
 }
 
 /** How long a client that is behind may hold demand back before it is left to its outbound policy. */
@@ -126,13 +136,15 @@ export default defineConsumer<State, BroadcasterArgs>({
     const endpoint = new Endpoint({ ...options, channels, onRequest: (req, res) => onRequest(req, res) })
     const exposition: Exposition = { text: '', contentType: 'text/plain; version=0.0.4; charset=utf-8' }
     const acker = new StreamAcker()
+    const remote = { broadcasts: 0, fanout: 0 }
     const cluster = args.pubsub === undefined
       ? null
       : new RedisPubSub(args.pubsub, {
         deliver: (topic, event, payload, ts, dedup) => {
           // A durable event another server handed on: remembered, so that a later claim of it here is dropped.
           if (dedup !== undefined && acker.duplicate(dedup)) return
-          endpoint.broadcast(topic, event, payload, ts)
+          remote.fanout += endpoint.broadcast(topic, event, payload, ts)
+          remote.broadcasts++
         },
         dropped: (count) => ctx.dropped?.(count, 'pubsub_down'),
       })
@@ -157,6 +169,7 @@ export default defineConsumer<State, BroadcasterArgs>({
       stopCollecting,
       cluster,
       acker,
+      remote,
     }
   },
 
@@ -236,7 +249,7 @@ function answer (request: BroadcasterRequest, state: State): number | Broadcaste
     }
     case 'stats': {
       const stats = { ...state.endpoint.stats(), durable: state.acker.stats() }
-      return state.cluster === null ? stats : { ...stats, pubsub: state.cluster.stats() }
+      return state.cluster === null ? stats : { ...stats, pubsub: state.cluster.stats(), remote: { ...state.remote } }
     }
     case 'health': {
       const stats = state.endpoint.stats()

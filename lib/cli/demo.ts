@@ -31,6 +31,11 @@ run:
   --port N             (default 4000; 0 picks a free port)
   --duration S         stop feeding after S seconds (default: when the feed ends, or Ctrl-C)
   --chaos              kill a pipeline stage every 3 s (throw, exit, hang in turn)
+across servers (run the demo once per server, each on its own --port):
+  --pubsub URL         Redis cluster adapter (redis://127.0.0.1:6379): clients here also get
+                       what the other servers push (counted apart: remote delivered)
+  --queue URL          durable queue for the producer: redis-streams://HOST:PORT/STREAM?group=GROUP
+                       (group default "stagewire-demo"; servers with the same stream and group share it)
   --seed N             seed of the clients' topic choice and of the built-in feed (default 1)
   --json               print the summary as JSON on the last line of stdout
 `
@@ -57,6 +62,8 @@ export function parseDemoArgs (argv: string[]): { options: DemoOptions, json: bo
         port: { type: 'string' },
         duration: { type: 'string' },
         chaos: { type: 'boolean', default: false },
+        pubsub: { type: 'string' },
+        queue: { type: 'string' },
         seed: { type: 'string' },
         json: { type: 'boolean', default: false },
       },
@@ -88,6 +95,13 @@ export function parseDemoArgs (argv: string[]): { options: DemoOptions, json: bo
     if (!Number.isFinite(s) || s <= 0 || s * 1000 > 2 ** 31 - 1) return `--duration must be a number of seconds from 0 to 2147483, got ${JSON.stringify(values.duration)}`
     durationMs = Math.max(1, Math.round(s * 1000))
   }
+  if (values.pubsub !== undefined && !/^rediss?:\/\/[^/\s]+/.test(values.pubsub)) return `--pubsub must be a redis:// URL (e.g. redis://127.0.0.1:6379), got ${JSON.stringify(values.pubsub)}`
+  let queue: DemoOptions['queue']
+  if (values.queue !== undefined) {
+    const q = parseQueueUrl(values.queue)
+    if (typeof q === 'string') return q
+    queue = q
+  }
   if (values.replay === undefined && (values.key !== undefined || values.time !== undefined)) return '--key and --time go with --replay FILE'
   if (values.replay !== undefined && values.key === undefined) return '--replay needs --key FIELD (the routing key: repo_name, channel, product_id, ...)'
   if (values.replay !== undefined && (rate !== undefined || keys !== undefined)) return '--rate and --keys are for the built-in feed, not with --replay'
@@ -102,9 +116,28 @@ export function parseDemoArgs (argv: string[]): { options: DemoOptions, json: bo
     durationMs,
     chaos: values.chaos,
   }
+  if (values.pubsub !== undefined) options.pubsub = values.pubsub
+  if (queue !== undefined) options.queue = queue
   if (values.replay !== undefined) options.replay = { file: values.replay, key: values.key as string, time: values.time }
   else options.generator = { rate: rate as number | undefined, keys: keys as number | undefined, seed: seed as number | undefined }
   return { options, json: values.json }
+}
+
+/** `redis-streams://[user:pass@]HOST:PORT/STREAM?group=GROUP` → the durable queue's settings; a string is the error. */
+export function parseQueueUrl (raw: string): NonNullable<DemoOptions['queue']> | string {
+  const bad = `--queue must be redis-streams://HOST:PORT/STREAM?group=GROUP, got ${JSON.stringify(raw)}`
+  let url: URL
+  try {
+    url = new URL(raw)
+  } catch {
+    return bad
+  }
+  const stream = decodeURIComponent(url.pathname.slice(1))
+  if (url.protocol !== 'redis-streams:' || url.hostname === '' || stream === '' || /\s|\//.test(stream)) return bad
+  const group = url.searchParams.get('group') ?? 'stagewire-demo'
+  if (group === '' || /\s/.test(group)) return bad
+  const auth = url.username !== '' ? `${url.username}${url.password !== '' ? `:${url.password}` : ''}@` : ''
+  return { url: `redis://${auth}${url.host}`, stream, group }
 }
 
 /** Runs `stagewire demo`; returns the exit code. */
@@ -138,7 +171,7 @@ export async function demoCommand (argv: string[]): Promise<number> {
 
   const demo = new DemoRun({ ...options, signal: stopping.signal })
   demo.on('ready', (r) => {
-    log(`stagewire demo: ${r.feed === 'generator' ? 'the built-in market-data feed' : r.feed} → ingest → enrich → broadcaster → ${r.clients} clients on ${r.topics.length} topics`)
+    log(`stagewire demo: ${r.feed === 'generator' ? 'the built-in market-data feed' : r.feed} → ingest${options.queue !== undefined ? ` (stream ${options.queue.stream}, group ${options.queue.group})` : ''} → enrich → broadcaster${options.pubsub !== undefined ? ' ⇄ Redis pub/sub' : ''} → ${r.clients} clients on ${r.topics.length} topics`)
     log(`  watch it in a browser: ${r.pageUrl}   (clients connect to ${r.url})`)
     if (options.durationMs === undefined && options.replay === undefined) log('  Ctrl-C stops it gracefully.')
   })
@@ -188,7 +221,7 @@ function table (s: DemoSummary): string {
     ['  broadcast', fmt(s.broadcast)],
     ['  dropped', `${fmt(s.dropped)}${s.dropped > 0 ? `  ${JSON.stringify(s.dropped_by_reason)}` : ''}`],
     ['  lost in crashes', fmt(s.lost)],
-    ['  unaccounted', fmt(s.unaccounted)],
+    ['  unaccounted', `${fmt(s.unaccounted)}${s.queue_shared ? '  (durable queue shared with other servers: per cluster)' : ''}`],
     ['events/s', fmt(s.events_per_s)],
     ['deliveries expected', `${fmt(s.expected_deliveries)}  (${s.clients} clients, ${s.joined} joins on ${s.topics} topics)`],
     ['  delivered', fmt(s.delivered)],
@@ -196,6 +229,13 @@ function table (s: DemoSummary): string {
     ['  dropped at socket', fmt(s.dropped_at_socket)],
     ['  missing', fmt(s.missing)],
     ['misrouted', fmt(s.misrouted)],
+    ...(s.pubsub !== null
+      ? [
+          ['remote delivered', `${fmt(s.remote_delivered)}  (events pushed on other servers)`],
+          ['not published', `${fmt(s.not_published)}  (broadcast here while the adapter was down)`],
+          ['pubsub', `published ${fmt(s.pubsub.published)}, received ${fmt(s.pubsub.received)}, dropped ${fmt(s.pubsub.dropped)}, missed ${fmt(s.pubsub.missed)}`],
+        ] as Array<[string, string]>
+      : []),
     ['duplicates', fmt(s.duplicates)],
     ['latency push→client', `p50 ${ms(s.latency_ms.p50)}  p90 ${ms(s.latency_ms.p90)}  p99 ${ms(s.latency_ms.p99)}  max ${ms(s.latency_ms.max)}`],
     ['restarts', `${s.restarts}${s.chaos.kills > 0 ? `  (chaos kills: ${s.chaos.kills})` : ''}`],

@@ -78,6 +78,7 @@ export class ClientPool {
   #counting = true
   #ready: ClientsReady | null = null
   #delivered = 0
+  #remoteDelivered = 0
   #notJoined = 0
   #keyMismatch = 0
   #duplicates = 0
@@ -150,6 +151,7 @@ export class ClientPool {
       p50: latency.p50,
       p99: latency.p99,
       delivered: this.#delivered,
+      remoteDelivered: this.#remoteDelivered,
       misrouted: this.#notJoined + this.#keyMismatch,
       duplicates: this.#duplicates,
       invalid: this.#invalid,
@@ -165,6 +167,7 @@ export class ClientPool {
       clients: this.#clients.length,
       joined: this.#ready?.joined ?? 0,
       delivered: this.#delivered,
+      remoteDelivered: this.#remoteDelivered,
       perTopic,
       misrouted: this.#notJoined + this.#keyMismatch,
       misroutedBy: { not_joined: this.#notJoined, key_mismatch: this.#keyMismatch },
@@ -308,12 +311,17 @@ export class ClientPool {
         return
       case 'delivery': {
         const received = performance.timeOrigin + performance.now()
-        const payload = frame.payload as { id: number | string, ts: number }
+        const payload = frame.payload as { id: number | string, ts: number, origin?: unknown }
         const subscription = client.topics.get(frame.topic) as Subscription
-        this.#delivered++
-        subscription.counter.n++
         if (subscription.dedup.seen(payload.id)) this.#duplicates++
         this.#latency.record(received - payload.ts)
+        // Pushed on another server: not part of this server's accounting (nor of `perTopic`).
+        if (this.#config.origin !== undefined && payload.origin !== undefined && payload.origin !== this.#config.origin) {
+          this.#remoteDelivered++
+          return
+        }
+        this.#delivered++
+        subscription.counter.n++
         if (this.#delivered >= this.#wakeAt) this.#wakeReached()
         return
       }
@@ -348,7 +356,7 @@ export class ClientPool {
 /** A summary of no clients: what a run stopped before it started reports. */
 export function emptySummary (): ClientsSummary {
   return {
-    clients: 0, joined: 0, delivered: 0, perTopic: {}, misrouted: 0, misroutedBy: { not_joined: 0, key_mismatch: 0 },
+    clients: 0, joined: 0, delivered: 0, remoteDelivered: 0, perTopic: {}, misrouted: 0, misroutedBy: { not_joined: 0, key_mismatch: 0 },
     duplicates: 0, invalid: 0, latency: new LatencyRecorder().summary(), errors: 0, disconnects: 0, samples: [],
   }
 }

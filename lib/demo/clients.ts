@@ -42,6 +42,8 @@ export interface DemoClientsOptions {
   dedupWindow?: number
   /** How often `progress` is emitted (default 250 ms; 0: never). */
   progressMs?: number
+  /** This server's origin tag: deliveries of payloads with another `origin` are counted as remote. */
+  origin?: string
   /** How long `start()` waits for every client to join (default 60,000 ms). */
   startTimeoutMs?: number
 }
@@ -366,7 +368,10 @@ function checkOptions (options: DemoClientsOptions): { config: ClientsConfig, to
     }
   }
   const clients = tokens.map((token, i) => ({ token, topics: topics[i] as string[] }))
-  return { config: { url, clients, joinTimeoutMs, dedupWindow, progressMs }, topics, startTimeoutMs }
+  if (options.origin !== undefined && (typeof options.origin !== 'string' || options.origin === '')) throw new InvalidArgumentError(`options.origin must be a non-empty string, got ${describe(options.origin)}`)
+  const config: ClientsConfig = { url, clients, joinTimeoutMs, dedupWindow, progressMs }
+  if (options.origin !== undefined) config.origin = options.origin
+  return { config, topics, startTimeoutMs }
 }
 
 function checkTopicList (list: unknown, where: string): string[] {

@@ -39,6 +39,12 @@ export interface ClientsConfig {
   joinTimeoutMs: number
   /** Ids remembered per client and topic for the duplicate check. */
   dedupWindow: number
+  /**
+   * This server's origin tag (the demo's payloads carry theirs): a delivery of another origin was
+   * pushed on another server and reached this one through the cluster adapter; it is counted as
+   * `remoteDelivered`, not `delivered`. Unset: every delivery is local.
+   */
+  origin?: string
   /** How often progress is reported (ms); 0: never. */
   progressMs: number
 }
@@ -57,6 +63,8 @@ export interface ClientsReady {
 /** The running counts, for a live line. */
 export interface ClientsProgress {
   delivered: number
+  /** Deliveries of events pushed on other servers (see ClientsConfig.origin). */
+  remoteDelivered: number
   misrouted: number
   duplicates: number
   invalid: number
@@ -70,8 +78,10 @@ export interface ClientsProgress {
 export interface ClientsSummary {
   clients: number
   joined: number
-  /** Frames on a joined topic carrying that topic's key (duplicates included). */
+  /** Frames on a joined topic carrying that topic's key (duplicates included), of events pushed on this server. */
   delivered: number
+  /** The same, of events pushed on other servers (see ClientsConfig.origin). */
+  remoteDelivered: number
   /** `delivered` per topic, over all clients. */
   perTopic: Record<string, number>
   /** Broadcast frames of a topic the client did not join, or whose payload's key is not the topic's. */

@@ -11,6 +11,15 @@
  *        dropped or lost ─► wait until the clients have what was sent ─► summary ─► close
  * ```
  *
+ * Across servers (`pubsub`): every server runs this, and its clients also receive what the others
+ * pushed. Each run tags its pushes with an origin; the clients count other origins' deliveries as
+ * `remote_delivered`, and the broadcaster's `remote` counts are taken out of its fan-out, so both
+ * identities below stay about this server's own pushes. `pubsub_down` drops (broadcast here, not
+ * published) are reported as `not_published`, not in `dropped`: those events did reach this server's
+ * clients. With a durable `queue` whose group other servers share, an event pushed here may be read
+ * and broadcast by another server (and one pushed there, here): the event identity then holds for
+ * the servers together, not for each (see `queue_shared`).
+ *
  * Accounting, in two units:
  * - events: `pushed = broadcast + dropped + lost` (the runtime's own counters); a difference is
  *   `unaccounted`, which is a bug.
@@ -32,6 +41,8 @@ import { InvalidArgumentError, SpecError, describeThrown } from '../errors.js'
 import { start } from '../runtime.js'
 import type { Runtime } from '../runtime.js'
 import type { EndpointStats } from '../channels/events.js'
+import type { BroadcasterStats } from '../builtins/broadcaster.js'
+import type { PubSubStats } from '../cluster/redis-pubsub.js'
 import { DemoClients } from './clients.js'
 import { FEED_EVENT, checkSpeed, describe } from './feed.js'
 import type { FeedEvent, Speed } from './feed.js'
@@ -71,6 +82,10 @@ export interface DemoOptions {
   chaos?: boolean
   /** Default 3000 ms. */
   chaosEveryMs?: number
+  /** Redis URL of a cluster adapter (`pubsub: { adapter: 'redis' }` on the broadcaster): run several demos, one per server. */
+  pubsub?: string
+  /** A durable queue for the producer (it becomes `builtin:queue` with `queue: { kind: 'redis-streams', ... }`). */
+  queue?: { url: string, stream: string, group: string }
   /** Aborting stops the feed; the run then drains and summarises as after `durationMs`. */
   signal?: AbortSignal
   /** How long the end waits for in-flight events and deliveries (default 30,000 ms). */
@@ -93,11 +108,19 @@ export interface DemoSummary {
   broadcast: number
   /** Events lost inside crashed stages. */
   lost: number
-  /** Events dropped by a stage, all reasons. */
+  /** Events dropped by a stage, all reasons but `pubsub_down` (see `not_published`). */
   dropped: number
   dropped_by_reason: Record<string, number>
-  /** `pushed - broadcast - dropped - lost`: 0 unless something is wrong. */
+  /** `pushed - broadcast - dropped - lost`: 0 unless something is wrong (per server; see `queue_shared`). */
   unaccounted: number
+  /** Events broadcast here but not published to the other servers (the cluster adapter was down). */
+  not_published: number
+  /** Deliveries to this server's clients of events pushed on other servers (`pubsub`); not in the identities. */
+  remote_delivered: number
+  /** A durable queue is on with a cluster adapter: servers may read each other's pushes (identities per cluster). */
+  queue_shared: boolean
+  /** The cluster adapter's counts (null without one). */
+  pubsub: { published: number, received: number, dropped: number, missed: number } | null
   restarts: number
   /** Events pushed per second, from the first push until everything was delivered. */
   events_per_s: number
@@ -167,7 +190,7 @@ const TOKEN_SECONDS = 7 * 24 * 3600
  * ```
  */
 export class DemoRun extends EventEmitter<DemoEvents> {
-  readonly #o: Required<Omit<DemoOptions, 'host' | 'port' | 'replay' | 'generator' | 'durationMs' | 'signal'>> & DemoOptions
+  readonly #o: Required<Omit<DemoOptions, 'host' | 'port' | 'replay' | 'generator' | 'durationMs' | 'signal' | 'pubsub' | 'queue'>> & DemoOptions
   #started = false
 
   /** @throws {InvalidArgumentError} `ERR_INVALID_ARGUMENT` an option is invalid. */
@@ -187,7 +210,9 @@ export class DemoRun extends EventEmitter<DemoEvents> {
     if (this.#started) throw new InvalidArgumentError('a DemoRun runs once')
     this.#started = true
     const o = this.#o
-    const { tree, producer, broadcaster, targets, secret } = loadDemoSpec(o.spec, o.host, o.port)
+    const { tree, producer, broadcaster, targets, secret } = loadDemoSpec(o.spec, o.host, o.port, o.pubsub, o.queue)
+    // Across servers, this run's pushes are told apart from the others' by an origin tag.
+    const origin = o.pubsub !== undefined ? randomBytes(4).toString('hex') : undefined
 
     // The feed, and the keys the clients choose among (a recording is scanned first, unpaced).
     const stopFeed = new AbortController()
@@ -214,8 +239,8 @@ export class DemoRun extends EventEmitter<DemoEvents> {
     try {
       const address = await runtime.endpointAddress(broadcaster)
       const tokens = topics.map((_, i) => signToken({ demoClient: i }, secret, { maxAgeSeconds: TOKEN_SECONDS }))
-      clients = await DemoClients.start({ url: address.url, tokens, topics, progressMs: o.progressMs })
-      return await this.#drive(runtime, clients, { feed, replay, stopFeed, producer, broadcaster, targets, pageUrl: `http://${address.host}:${address.port}/`, socketUrl: address.url })
+      clients = await DemoClients.start({ url: address.url, tokens, topics, progressMs: o.progressMs, ...(origin !== undefined ? { origin } : {}) })
+      return await this.#drive(runtime, clients, { origin, feed, replay, stopFeed, producer, broadcaster, targets, pageUrl: `http://${address.host}:${address.port}/`, socketUrl: address.url })
     } finally {
       clients?.destroy()
       await runtime.close()
@@ -223,6 +248,7 @@ export class DemoRun extends EventEmitter<DemoEvents> {
   }
 
   async #drive (runtime: Runtime, clients: DemoClients, ctx: {
+    origin: string | undefined
     feed: AsyncIterable<FeedEvent>
     replay: Replay | undefined
     stopFeed: AbortController
@@ -234,10 +260,15 @@ export class DemoRun extends EventEmitter<DemoEvents> {
   }): Promise<DemoSummary> {
     const o = this.#o
     const subscribers = new Map(Object.entries(clients.ready.subscribers))
-    const counts = { pushed: 0, expected: 0, lost: 0, dropped: 0, restarts: 0, kills: 0 }
+    const counts = { pushed: 0, expected: 0, lost: 0, dropped: 0, notPublished: 0, restarts: 0, kills: 0 }
     const droppedBy: Record<string, number> = {}
     runtime.on('stage:lost', (e) => { counts.lost += e.count })
     runtime.on('stage:dropped', (e) => {
+      // Broadcast to this server's clients, only not passed on: not a drop of the event here.
+      if (e.reason === 'pubsub_down') {
+        counts.notPublished += e.count
+        return
+      }
       counts.dropped += e.count
       droppedBy[e.reason] = (droppedBy[e.reason] ?? 0) + e.count
     })
@@ -266,7 +297,7 @@ export class DemoRun extends EventEmitter<DemoEvents> {
     o.signal?.addEventListener('abort', onAbort, { once: true })
     const durationTimer = o.durationMs !== undefined ? setTimeout(() => stop('duration'), o.durationMs) : undefined
 
-    let latest: ClientsProgress = { delivered: 0, misrouted: 0, duplicates: 0, invalid: 0, errors: 0, p50: null, p99: null }
+    let latest: ClientsProgress = { delivered: 0, remoteDelivered: 0, misrouted: 0, duplicates: 0, invalid: 0, errors: 0, p50: null, p99: null }
     clients.on('progress', (p) => { latest = p })
     const startedAt = performance.now()
     let lastTick = { at: startedAt, pushed: 0 }
@@ -316,7 +347,8 @@ export class DemoRun extends EventEmitter<DemoEvents> {
         for await (const event of ctx.feed) {
           if (ctx.stopFeed.signal.aborted) break
           const topic = feedTopic(event.key)
-          const accepted = pusher.push({ seq: counts.pushed, data: event.event }, { topic, event: FEED_EVENT })
+          const payload = ctx.origin === undefined ? { seq: counts.pushed, data: event.event } : { seq: counts.pushed, data: event.event, origin: ctx.origin }
+          const accepted = pusher.push(payload, { topic, event: FEED_EVENT })
           counts.pushed++
           counts.expected += subscribers.get(topic) ?? 0
           if (!accepted) await waitForDrain()
@@ -329,12 +361,20 @@ export class DemoRun extends EventEmitter<DemoEvents> {
       // Drain: every pushed event broadcast, dropped or lost; then the clients have what was sent.
       const deadline = performance.now() + o.drainTimeoutMs
       let stats = await broadcasterStats(runtime, ctx.broadcaster)
+      // (broadcasterStats counts this server's own broadcasts only: the remote ones are taken out.)
+      // With a shared durable queue this server may broadcast more or fewer than it pushed: it waits
+      // instead until its broadcasts have stopped moving for a second.
+      const shared = o.queue !== undefined && o.pubsub !== undefined
+      let still = { broadcasts: stats.broadcasts, since: performance.now() }
       while (stats.broadcasts + counts.dropped + counts.lost < counts.pushed && performance.now() < deadline) {
+        if (shared && performance.now() - still.since >= 1000) break
         await sleep(50)
         stats = await broadcasterStats(runtime, ctx.broadcaster)
+        if (stats.broadcasts !== still.broadcasts) still = { broadcasts: stats.broadcasts, since: performance.now() }
       }
       const dropsAtSocket = socketDrops(stats)
-      await clients.report({ atLeast: stats.fanout - dropsAtSocket, waitMs: Math.max(1, Math.round(deadline - performance.now())) })
+      const left = Math.max(1, Math.round(deadline - performance.now()))
+      await clients.report({ atLeast: stats.fanout - dropsAtSocket, waitMs: shared ? Math.min(2000, left) : left })
       const seconds = (performance.now() - startedAt) / 1000
       const final = await clients.stop()
       stats = await broadcasterStats(runtime, ctx.broadcaster)
@@ -348,9 +388,9 @@ export class DemoRun extends EventEmitter<DemoEvents> {
   }
 
   #summary (
-    counts: { pushed: number, expected: number, lost: number, dropped: number, restarts: number, kills: number },
+    counts: { pushed: number, expected: number, lost: number, dropped: number, notPublished: number, restarts: number, kills: number },
     droppedBy: Record<string, number>,
-    stats: EndpointStats,
+    stats: LocalStats,
     clients: ClientsSummary,
     seconds: number,
     replay: Replay | undefined,
@@ -367,6 +407,10 @@ export class DemoRun extends EventEmitter<DemoEvents> {
       dropped: counts.dropped,
       dropped_by_reason: droppedBy,
       unaccounted: counts.pushed - stats.broadcasts - counts.dropped - counts.lost,
+      not_published: counts.notPublished,
+      remote_delivered: clients.remoteDelivered,
+      queue_shared: this.#o.queue !== undefined && this.#o.pubsub !== undefined,
+      pubsub: stats.pubsub === undefined ? null : { published: stats.pubsub.published, received: stats.pubsub.received, dropped: stats.pubsub.dropped, missed: stats.pubsub.missed },
       restarts: counts.restarts,
       events_per_s: seconds > 0 ? Math.round(counts.pushed / seconds) : 0,
       expected_deliveries: counts.expected,
@@ -404,10 +448,11 @@ export function demoFailed (summary: DemoSummary, chaos: boolean): string[] {
   if (summary.misrouted > 0) faults.push(`${summary.misrouted} misrouted`)
   if (summary.duplicates > 0) faults.push(`${summary.duplicates} duplicates`)
   if (summary.invalid > 0) faults.push(`${summary.invalid} invalid frames`)
-  if (summary.unaccounted !== 0) faults.push(`${summary.unaccounted} events unaccounted for`)
-  if (summary.missing !== 0) faults.push(`${summary.missing} deliveries missing`)
+  // With a shared durable queue the identities hold across the servers, not for each (see queue_shared).
+  if (summary.unaccounted !== 0 && !summary.queue_shared) faults.push(`${summary.unaccounted} events unaccounted for`)
+  if (summary.missing !== 0 && !summary.queue_shared) faults.push(`${summary.missing} deliveries missing`)
   if (!chaos && summary.lost > 0) faults.push(`${summary.lost} events lost`)
-  if (!chaos && summary.not_broadcast > 0 && summary.dropped === 0) faults.push(`${summary.not_broadcast} deliveries never broadcast`)
+  if (!chaos && !summary.queue_shared && summary.not_broadcast > 0 && summary.dropped === 0) faults.push(`${summary.not_broadcast} deliveries never broadcast`)
   return faults
 }
 
@@ -424,7 +469,7 @@ interface DemoSpec {
  * Reads the demo's spec and patches what the demo decides: the endpoint's host and port, and,
  * when its secret comes from an unset environment variable, a fresh random secret.
  */
-function loadDemoSpec (file: string, host: string | undefined, port: number | undefined): DemoSpec {
+function loadDemoSpec (file: string, host: string | undefined, port: number | undefined, pubsub: string | undefined, queue: DemoOptions['queue']): DemoSpec {
   let tree: Record<string, unknown>
   try {
     tree = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>
@@ -453,12 +498,17 @@ function loadDemoSpec (file: string, host: string | undefined, port: number | un
     delete endpoint.secretEnv
     endpoint.secret = secret
   }
-  const patched = children.map((c) => c === broadcasterChild ? { ...c, endpoint } : c)
+  const patched = children.map((c) => {
+    if (c === broadcasterChild) return pubsub === undefined ? { ...c, endpoint } : { ...c, endpoint, pubsub: { adapter: 'redis', url: pubsub, prefix: 'stagewire-demo:' } }
+    // The stream is the producer: builtin:queue with the durable queue (the demo's chaos hook goes with its module).
+    if (queue !== undefined && c.id === producer) return { ...c, module: 'builtin:queue', queue: { kind: 'redis-streams', ...queue } }
+    return c
+  })
   return {
     tree: { ...tree, children: patched },
     producer,
     broadcaster: broadcasterChild.id,
-    targets: stageIds((c) => c !== broadcasterChild && typeof c.stage === 'string'),
+    targets: stageIds((c) => c !== broadcasterChild && typeof c.stage === 'string' && !(queue !== undefined && c.id === producer)),
     secret,
   }
 }
@@ -489,8 +539,13 @@ function checkOptions (o: DemoOptions): DemoOptions {
   return { ...defined, spec: resolve(o.spec) }
 }
 
-async function broadcasterStats (runtime: Runtime, broadcaster: string): Promise<EndpointStats> {
-  return await runtime.call(broadcaster, { op: 'stats' }) as EndpointStats
+/** The endpoint's stats as far as this server's own broadcasts go (other servers' taken out), and the adapter's. */
+type LocalStats = EndpointStats & { pubsub?: PubSubStats }
+
+async function broadcasterStats (runtime: Runtime, broadcaster: string): Promise<LocalStats> {
+  const stats = await runtime.call(broadcaster, { op: 'stats' }) as BroadcasterStats
+  const remote = stats.remote ?? { broadcasts: 0, fanout: 0 }
+  return { ...stats, broadcasts: stats.broadcasts - remote.broadcasts, fanout: stats.fanout - remote.fanout }
 }
 
 function socketDrops (stats: EndpointStats): number {

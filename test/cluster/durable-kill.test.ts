@@ -9,6 +9,7 @@
 import t from 'tap'
 import { Redis } from 'ioredis'
 import { join, phoenixSocket, tokenFor } from '../channels/support.js'
+import type { ClientMessage } from '../channels/support.js'
 import { REDIS_URL, Server, collect, missingRedis, uniquePrefix, until } from './support.js'
 
 const why = await missingRedis()
@@ -47,7 +48,7 @@ if (why !== undefined) {
     let counted = 0
     const count = (): void => {
       for (; counted < seen.length; counted++) {
-        const p = (seen[counted] as { payload: { tag: string, seq: number } }).payload
+        const p = (seen[counted] as ClientMessage).payload as { tag: string, seq: number }
         const key = `${p.tag}/${p.seq}`
         unique.set(key, (unique.get(key) ?? 0) + 1)
       }

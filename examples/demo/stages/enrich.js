@@ -1,10 +1,12 @@
 // The demo's producer-consumer: turns a pushed record into what clients receive.
 //
-//   pushed:   payload { seq, data }, topic "feed:<key>"
-//   emitted:  payload { id, ts, seq, key, kind, data }
+//   pushed:   payload { seq, data, origin? }, topic "feed:<key>"
+//   emitted:  payload { id, ts, seq, key, kind, data, origin? }
 //
 // `id` and `ts` come from the envelope (the event's identity and push time), so a client can drop
-// duplicates and measure push-to-receipt latency; `kind` is the enrichment. It drops
+// duplicates and measure push-to-receipt latency; `kind` is the enrichment. Across servers
+// (`--pubsub`), `origin` names the server the event was pushed on, and prefixes the id: pushed ids
+// are numbered per runtime, so two servers' ids would collide at a client. It drops
 // nothing: the demo's accounting expects every pushed event to reach the broadcaster.
 import { chaos } from './chaos.js'
 
@@ -22,14 +24,9 @@ export default {
       const p = e.payload
       out[i] = {
         ...e,
-        payload: {
-          id: e.id,
-          ts: e.ts,
-          seq: p.seq,
-          key: e.topic.slice('feed:'.length),
-          kind: kindOf(p.data),
-          data: p.data,
-        },
+        payload: p.origin === undefined
+          ? { id: e.id, ts: e.ts, seq: p.seq, key: e.topic.slice('feed:'.length), kind: kindOf(p.data), data: p.data }
+          : { id: `${p.origin}:${e.id}`, ts: e.ts, seq: p.seq, key: e.topic.slice('feed:'.length), kind: kindOf(p.data), data: p.data, origin: p.origin },
       }
     }
     return { events: out, state }

@@ -23,5 +23,12 @@ export function spawnModuleThread (url: URL, options: WorkerOptions = {}): Worke
   if (!url.pathname.endsWith('.ts')) return new Worker(url, options)
   const tsx = import.meta.resolve('tsx/esm/api')
   const code = `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(url.href)}) })`
-  return new Worker(code, { ...options, eval: true, execArgv: [] })
+  // execArgv [] keeps tsx's --import out of the thread (it registers tsx itself), but the CPU
+  // profiler's flags must reach it, or `stagewire bench --profile` misses every thread from the sources.
+  return new Worker(code, { ...options, eval: true, execArgv: process.execArgv.filter(isProfilerFlag) })
+}
+
+/** `--cpu-prof`, `--cpu-prof-dir=DIR`, ... (in one token each: the bench harness passes them so). */
+function isProfilerFlag (arg: string): boolean {
+  return arg === '--cpu-prof' || arg.startsWith('--cpu-prof-')
 }

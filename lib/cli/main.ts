@@ -14,6 +14,8 @@ commands:
   demo                 the example pipeline on a feed (built-in, or --replay FILE), with
                        clients that check and time every delivery; stagewire demo --help
   start --spec FILE    run any supervision tree from a JSON spec file until Ctrl-C
+  bench <scenario>     measure against the alternatives: pipeline, push, fanout, e2e,
+                       spec FILE; stagewire bench --help
 
 options of start:
   --spec FILE          the tree spec
@@ -43,6 +45,15 @@ async function main (argv: string[]): Promise<number> {
         return 0
       }
       return demoCommand(rest)
+    case 'bench': {
+      // Loaded only for this command: it brings every scenario's code with it.
+      const { BENCH_USAGE, benchCommand } = await import('./bench.js')
+      if (wantsHelp) {
+        process.stdout.write(BENCH_USAGE)
+        return 0
+      }
+      return benchCommand(rest)
+    }
     case 'start':
       if (wantsHelp) {
         process.stdout.write(USAGE)

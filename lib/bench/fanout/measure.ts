@@ -18,7 +18,7 @@
  * performance.now()`; their offset is measured and reported (`clock_offset_ms`).
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks'
-import type { RunResult } from '../support/harness.js'
+import type { RunResult } from '../harness.js'
 import { SERVER_CORE, SWARM_CORE, pinSelf } from './affinity.js'
 import { makePayload } from './payload.js'
 import { now } from './protocol.js'

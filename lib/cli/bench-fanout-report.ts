@@ -3,8 +3,8 @@
  * socket.io measured in the same run, the goals of the fan-out issue judged on them, and the same
  * as one JSON object.
  */
-import type { Summary } from '../support/harness.js'
-import type { Plan } from './measure.js'
+import type { Summary } from '../bench/harness.js'
+import type { Plan } from '../bench/fanout/measure.js'
 
 /** Every contender's rounds at one client count. */
 export interface SizeResult {

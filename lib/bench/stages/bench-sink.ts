@@ -1,5 +1,5 @@
 // Benchmark consumer: counts (the runtime's own counters are what the benchmark reads).
-import { defineConsumer } from '../../lib/stage/behaviour.js'
+import { defineConsumer } from '../../stage/behaviour.js'
 
 export default defineConsumer<{ count: number }>({
   init: () => ({ count: 0 }),

@@ -5,18 +5,28 @@
  * the median of the rounds with their spread. Ratios between contenders
  * measured in the same run are what a target is judged by.
  *
- * A scenario file is both the parent (no `--child`) and the child
- * (`--child NAME --options JSON`): the child runs one contender once and
- * prints one line `RESULT {json}`.
+ * ```
+ *   parent (stagewire bench, or benchmarks/X.bench.ts)
+ *     alternate(entry, [A, B], options, rounds)
+ *       round 1: spawn entry --child A --options JSON ──► RESULT {json}   (+ --cpu-prof with a profile dir)
+ *                spawn entry --child B --options JSON ──► RESULT {json}
+ *       round 2: A, B ...                               ──► Summary per contender: median, min, max
+ * ```
+ *
+ * The child entry (workers/bench-child.ts) runs one contender once and prints one line
+ * `RESULT {json}`, with the process's CPU time and peak RSS added (see {@link processFigures}).
+ * @internal
  */
 import { spawn } from 'node:child_process'
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 /** What one run of one contender measured. */
 export interface RunResult {
-  /** Main figure, higher is better (events/s, deliveries/s...). */
+  /** Main figure (events/s, ns per push, deliveries/s...); whether higher is better is the scenario's to say. */
   value: number
-  /** Other figures worth reporting (latency percentiles, CPU, memory...). */
+  /** Other figures worth reporting (latency percentiles, CPU, memory, counts...). */
   extra?: Record<string, number>
 }
 
@@ -27,21 +37,39 @@ export interface Summary {
   min: number
   max: number
   rounds: number[]
+  /** The median of each extra figure over the rounds. */
   extra: Record<string, number>
   /** Every round's result, in order (for figures a median would hide, such as a count of failures). */
   runs: RunResult[]
 }
 
+/** How children are started. */
+export interface ChildSettings {
+  /** Kill a child after this long (default 120 s). */
+  timeoutMs?: number
+  /** Arguments put before `--child` (the child entry's own, e.g. `--scenario pipeline`). */
+  args?: string[]
+  /** Write each child's CPU profiles (every thread's) under this folder, one sub-folder per run. */
+  profileDir?: string
+}
+
 /** Runs contender `name` in a child process and returns what it printed. */
-export async function runChild (file: string, name: string, options: unknown, timeoutMs = 120_000): Promise<RunResult> {
+export async function runChild (file: string, name: string, options: unknown, settings: ChildSettings & { runLabel?: string } = {}): Promise<RunResult> {
   const path = fileURLToPath(file)
-  const args = [...(path.endsWith('.ts') ? ['--import', 'tsx'] : []), '--expose-gc', path, '--child', name, '--options', JSON.stringify(options)]
+  const profile: string[] = []
+  if (settings.profileDir !== undefined) {
+    const dir = join(settings.profileDir, settings.runLabel ?? name)
+    mkdirSync(dir, { recursive: true })
+    // Node 20 writes one .cpuprofile per thread (workers included) when the thread ends.
+    profile.push('--cpu-prof', `--cpu-prof-dir=${dir}`)
+  }
+  const args = [...(path.endsWith('.ts') ? ['--import', 'tsx'] : []), '--expose-gc', ...profile, path, ...(settings.args ?? []), '--child', name, '--options', JSON.stringify(options)]
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   let err = ''
   child.stdout.on('data', (d: Buffer) => { out += d.toString() })
   child.stderr.on('data', (d: Buffer) => { err += d.toString() })
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
+  const timer = setTimeout(() => child.kill('SIGKILL'), settings.timeoutMs ?? 120_000)
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
   clearTimeout(timer)
   const line = out.split('\n').find((l) => l.startsWith('RESULT '))
@@ -49,7 +77,10 @@ export async function runChild (file: string, name: string, options: unknown, ti
   return JSON.parse(line.slice(7)) as RunResult
 }
 
-/** Runs every contender `rounds` times, alternating, and summarises. */
+/**
+ * Runs every contender `rounds` times, alternating, and summarises.
+ * `progress` is called before each run and once at the end (name '').
+ */
 export async function alternate (
   file: string,
   names: string[],
@@ -57,13 +88,15 @@ export async function alternate (
   rounds: number,
   progress: (done: number, total: number, name: string) => void = () => {},
   timeoutMs?: number,
+  settings: ChildSettings = {},
 ): Promise<Summary[]> {
   const results = new Map<string, RunResult[]>(names.map((n) => [n, []]))
   let done = 0
   for (let r = 0; r < rounds; r++) {
     for (const name of names) {
       progress(done, rounds * names.length, name)
-      results.get(name)?.push(await runChild(file, name, options, timeoutMs))
+      const run = await runChild(file, name, options, { ...settings, ...(timeoutMs !== undefined ? { timeoutMs } : {}), runLabel: `${name}-r${r + 1}` })
+      results.get(name)?.push(run)
       done++
     }
   }
@@ -71,7 +104,8 @@ export async function alternate (
   return names.map((name) => summarise(name, results.get(name) ?? []))
 }
 
-function summarise (name: string, runs: RunResult[]): Summary {
+/** Median, spread and the median of every extra figure of `runs`. */
+export function summarise (name: string, runs: RunResult[]): Summary {
   const values = runs.map((r) => r.value)
   const extra: Record<string, number> = {}
   for (const key of new Set(runs.flatMap((r) => Object.keys(r.extra ?? {})))) {
@@ -96,24 +130,29 @@ export function childArgs (argv = process.argv.slice(2)): { name: string, option
   return { name: argv[i + 1] ?? '', options: j >= 0 ? JSON.parse(argv[j + 1] ?? '{}') : {} }
 }
 
-/** Prints a child's result in the form the parent reads. */
-export function report (result: RunResult): void {
-  process.stdout.write(`RESULT ${JSON.stringify(result)}\n`)
+/**
+ * What the whole child process cost, added to every result: CPU seconds (user, system), cores used
+ * on average since the process started, and peak RSS (MiB; Linux's maxrss, every thread included).
+ */
+export function processFigures (): Record<string, number> {
+  const usage = process.resourceUsage()
+  const cpu = (usage.userCPUTime + usage.systemCPUTime) / 1e6
+  return {
+    cpu_user_s: usage.userCPUTime / 1e6,
+    cpu_system_s: usage.systemCPUTime / 1e6,
+    cpu_cores: cpu / process.uptime(),
+    peak_rss_mib: usage.maxRSS / 1024,
+  }
 }
 
-/** A progress line on a terminal (stderr), nothing otherwise. */
-export function progressBar (label: string): (done: number, total: number, name: string) => void {
-  return (done, total, name) => {
-    if (process.stderr.isTTY !== true) return
-    const width = 30
-    const filled = Math.round((done / total) * width)
-    process.stderr.write(`\r\x1b[2K${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} ${name}`)
-    if (done === total) process.stderr.write('\r\x1b[2K')
-  }
+/** The line a child prints for the parent to read: its result with {@link processFigures} added. */
+export function resultLine (result: RunResult): string {
+  return `RESULT ${JSON.stringify({ value: result.value, extra: { ...result.extra, ...processFigures() } })}\n`
 }
 
 /** Formats a number of events per second: 1.23 M/s, 456 k/s. */
 export function rate (value: number): string {
+  if (!Number.isFinite(value)) return '-'
   if (value >= 1e6) return `${(value / 1e6).toFixed(2)} M/s`
   if (value >= 1e3) return `${(value / 1e3).toFixed(0)} k/s`
   return `${value.toFixed(0)} /s`

@@ -1,5 +1,5 @@
 // Benchmark producer-consumer: adds a field to every event it receives.
-import { defineProducerConsumer } from '../../lib/stage/behaviour.js'
+import { defineProducerConsumer } from '../../stage/behaviour.js'
 
 export default defineProducerConsumer<null>({
   init: () => null,

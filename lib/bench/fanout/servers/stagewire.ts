@@ -4,7 +4,7 @@
  * (serialised once, queued per client, written in slices of `fanoutSliceSize` per event-loop turn).
  */
 import { randomBytes } from 'node:crypto'
-import { Endpoint, defineChannel, signToken } from '../../../lib/index.js'
+import { Endpoint, defineChannel, signToken } from '../../../index.js'
 import type { BenchPayload } from '../payload.js'
 import { PHOENIX_TOPIC } from '../protocol.js'
 import type { FanoutServer } from '../server.js'

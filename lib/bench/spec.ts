@@ -28,8 +28,8 @@ export interface SpecOptions {
   producer?: string
   /** Replay this recording (in a loop) instead of the generator. */
   replay?: { file: string, key: string, time?: string }
-  /** Events/s, or 'max'. */
-  rate: number | 'max'
+  /** Events/s (the generator), 'max', or 'recorded' (a replay at its recorded pace). */
+  rate: number | 'max' | 'recorded'
   /** Keys of the generated feed. */
   keys: number
   seconds: number
@@ -55,7 +55,7 @@ async function specRun (o: SpecOptions): Promise<RunResult> {
     const speed = o.rate === 'max' ? 'max' as const : 1
     const source: AsyncIterable<FeedEvent> = o.replay !== undefined
       ? new Replay(o.replay.file, { key: o.replay.key, ...(o.replay.time !== undefined ? { time: o.replay.time } : {}), speed: o.rate === 'max' ? 'max' : 1, loop: true, signal: controller.signal })
-      : new FeedGenerator({ keys: o.keys, rate: o.rate === 'max' ? 1000 : o.rate, speed, signal: controller.signal })
+      : new FeedGenerator({ keys: o.keys, rate: typeof o.rate === 'number' ? o.rate : 1000, speed, signal: controller.signal })
     const { push } = rt.pusher(producer)
     let pushed = 0
     let refused = 0

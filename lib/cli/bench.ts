@@ -67,7 +67,8 @@ e2e:       --rate N events/s (100000)  --topics N (1000)  --clients N (1000)  --
            --search-steps N probes of the highest rate under the SLO (6; 0: no search)
            --search-seconds S per probe (2)
 spec FILE: --replay FILE --key FIELD [--time FIELD] (default: the built-in market-data feed)
-           --rate N|max (max)  --keys N (20)  --producer ID (the tree's first producer)
+           --rate N|max (max; with --replay: max|recorded)  --keys N (20)
+           --producer ID (the tree's first producer)
 `
 
 const CHILD = new URL(`../../workers/bench-child.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url).href
@@ -349,7 +350,7 @@ async function fanoutScenario (values: Values, rounds: number, settings: ChildSe
     columns: [],
     counts,
     targets: fanoutGoals(results).map((g) => ({ target: g.goal, measured: g.measured, met: g.met })),
-    notes: available.missing.map((m) => `left out: ${m}`),
+    notes: [`one broadcast to every client of one topic, ${sizes.join(' and ')} clients`, ...available.missing.map((m) => `left out: ${m}`)],
     more: { sizes: results.map((size) => ({ clients: size.clients, contenders: size.summaries, ratios: fanoutRatios(size) })), placement: where.note },
     print: () => printFanout(results, info),
   }
@@ -361,6 +362,7 @@ interface Probe { rate: number, delivered_per_s: number, p99_ms: number, holds: 
 function holds (run: RunResult, rate: number, perEvent: number, sloMs: number): { holds: boolean, why: string } {
   const e = run.extra ?? {}
   const p99 = e.latency_p99_ms ?? Number.NaN
+  if ((e.dropped ?? 0) + (e.lost ?? 0) > 0) return { holds: false, why: `${(e.dropped ?? 0) + (e.lost ?? 0)} events dropped or lost` }
   if ((e.missing ?? 0) > 0) return { holds: false, why: `${e.missing} deliveries missing` }
   const refused = (e.refused ?? 0) > 0 ? `, push() said false ${e.refused} times` : ''
   const pushed = e.pushed_per_s ?? 0
@@ -466,9 +468,13 @@ async function specScenario (file: string, values: Values, rounds: number, setti
   if (values.time !== undefined && values.replay === undefined) throw new FlagError('--time is for --replay')
   if (typeof values.replay === 'string' && !existsSync(values.replay)) throw new FlagError(`--replay: no such file ${JSON.stringify(values.replay)}`)
   const rawRate = values.rate ?? 'max'
+  if (typeof values.replay === 'string' && rawRate !== 'max' && rawRate !== 'recorded') {
+    throw new FlagError(`--rate with --replay must be max or recorded (the recording's own pace), got ${JSON.stringify(rawRate)}`)
+  }
+  if (values.replay === undefined && rawRate === 'recorded') throw new FlagError('--rate recorded is for --replay')
   const options: SpecOptions = {
     spec,
-    rate: rawRate === 'max' ? 'max' : int(values, 'rate', 1000, 1, 10_000_000),
+    rate: rawRate === 'max' || rawRate === 'recorded' ? rawRate : int(values, 'rate', 1000, 1, 10_000_000),
     keys: int(values, 'keys', 20, 1, 10_000),
     seconds: seconds(values, 'seconds', 3, 3600),
     warmup: seconds(values, 'warmup', 1, 3600, true),
@@ -488,7 +494,7 @@ async function specScenario (file: string, values: Values, rounds: number, setti
     columns: [],
     counts,
     targets: [],
-    notes: [`${relative(process.cwd(), spec)} fed by ${options.replay !== undefined ? `a replay of ${options.replay.file}` : `the built-in feed (${options.keys} keys)`} at ${options.rate === 'max' ? 'the fastest rate the tree takes' : `${options.rate} events/s`}`],
+    notes: [`${relative(process.cwd(), spec)} fed by ${options.replay !== undefined ? `a replay of ${options.replay.file}` : `the built-in feed (${options.keys} keys)`} at ${options.rate === 'max' ? 'the fastest rate the tree takes' : options.rate === 'recorded' ? 'the recorded pace' : `${options.rate} events/s`}`],
     more: { stages: [...stages] },
     print: () => printStages(summaries, [...stages]),
   }
@@ -522,8 +528,10 @@ function figure (v: number, unit: string): string {
 }
 
 function printOutcome (scenario: string, o: Outcome, machine: Machine): void {
-  console.log(`stagewire bench ${scenario}: ${o.notes[0] ?? ''}`)
-  console.log(`machine: ${machine.cores} cores (${machine.cpu}), node ${machine.node}, ${machine.date}, load average ${machine.load[0].toFixed(2)} at start, ${machine.load[1].toFixed(2)} at end; median of ${o.summaries[0]?.rounds.length ?? 0} rounds, contenders alternating`)
+  if (scenario !== 'fanout') { // fan-out's tables have their own header
+    console.log(`stagewire bench ${scenario}: ${o.notes[0] ?? ''}`)
+    console.log(`machine: ${machine.cores} cores (${machine.cpu}), node ${machine.node}, ${machine.date}, load average ${machine.load[0].toFixed(2)} at start, ${machine.load[1].toFixed(2)} at end; median of ${o.summaries[0]?.rounds.length ?? 0} rounds, contenders alternating`)
+  }
   if (o.print !== undefined) o.print()
   else {
     const base = o.summaries.find((s) => s.name === o.baseline)

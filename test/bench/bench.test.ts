@@ -126,6 +126,7 @@ t.test('bad flags exit 2 naming the flag and the value', async (t) => {
     [['fanout', '--clients', '10,x'], /--clients must be integers .*, got "10,x"/],
     [['spec'], /spec needs the tree's spec FILE/],
     [['spec', TREE, '--replay', 'x.ndjson'], /--replay FILE and --key FIELD go together/],
+    [['spec', TREE, '--replay', TREE, '--key', 'id', '--rate', '500'], /--rate with --replay must be max or recorded .*, got "500"/],
     [['warp'], /unknown scenario "warp"/],
     [['pipeline', '--bogus'], /Unknown option '--bogus'/],
   ]

@@ -90,6 +90,12 @@ export interface StageBoot {
   tasks?: TasksSpec
   /** Broadcast producers: hold events until this many consumers have subscribed (GenStage's `demand: :accumulate`). */
   awaitSubscribers?: number
+  /**
+   * consumer_supervisor with subscribers: a finished task's slot is given back upstream only once
+   * its results have left the buffer, so that a slow consumer downstream slows the tasks instead of
+   * overflowing the buffer (back-pressure through the stage).
+   */
+  holdTaskSlots?: boolean
   bufferSize: number
   bufferKeep: 'first' | 'last'
   /** The stage's counters (lib/stage/counters.ts), shared with the main thread. */

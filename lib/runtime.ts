@@ -135,6 +135,7 @@ export class Runtime extends EventEmitter<TelemetryEvents> {
       codec: spec.codec,
       emit,
       awaitSubscribers: (stage) => this.#wiring.awaitSubscribers(stage),
+      hasSubscribers: (stage) => this.#wiring.hasSubscribers(stage),
     }
     this.#root = new Supervisor(ROOT, spec, host, (error) => {
       this.#state = 'failed'

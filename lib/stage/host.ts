@@ -95,6 +95,7 @@ export class StageHost {
         onDrop: (count, reason) => this.#env.dropped(boot.id, count, reason),
         latency: threadMetrics.stage(boot.id),
         ...(boot.awaitSubscribers !== undefined ? { awaitSubscribers: boot.awaitSubscribers } : {}),
+        ...(boot.holdTaskSlots === true ? { holdTaskSlots: true } : {}),
         ...(boot.tasks !== undefined ? { tasks: { runner: taskRunner(boot, module), maxRetries: boot.tasks.maxRetries } } : {}),
       })
       this.#stages.set(boot.id, stage)

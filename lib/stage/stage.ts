@@ -97,6 +97,8 @@ export interface StageOptions {
   tasks?: { runner: TaskRunner, maxRetries: number }
   /** Producer side: hold events until this many consumers have subscribed (broadcast; default 0). */
   awaitSubscribers?: number
+  /** consumer_supervisor with subscribers: see StageBoot.holdTaskSlots. */
+  holdTaskSlots?: boolean
   /** Records push → stage latency: as pushed events arrive (producers), as events reach handleEvents or a task. */
   latency?: LatencySink
 }
@@ -122,6 +124,9 @@ export class Stage {
   readonly #onCrash: (err: unknown) => void
   readonly #onDrop: ((count: number, reason: DropReason) => void) | undefined
   readonly #tasks: { runner: TaskRunner, maxRetries: number } | undefined
+  readonly #holdTaskSlots: boolean
+  /** Task slots whose results wait in the buffer: their upstream credit goes back once it is empty. */
+  #heldSlots: UpstreamState[] = []
   readonly #latency: LatencySink | undefined
   readonly #dispatcher: Dispatcher<Downstream, Envelope> | undefined
   readonly #buffer: EventBuffer<Envelope> | undefined
@@ -142,6 +147,7 @@ export class Stage {
     this.#onCrash = options.onCrash
     this.#onDrop = options.onDrop
     this.#tasks = options.tasks
+    this.#holdTaskSlots = options.holdTaskSlots === true
     this.#latency = options.latency
     this.#gate = options.awaitSubscribers ?? 0
     if (this.kind === 'consumer_supervisor' && this.#tasks === undefined) throw new TypeError(`stage "${this.id}": a consumer_supervisor needs a task runner`)
@@ -298,6 +304,7 @@ export class Stage {
       }
       f[SLOT.buffered] = buffer.length
     }
+    if (this.#heldSlots.length > 0 && (buffer?.length ?? 0) === 0) this.#releaseSlots()
     if (this.#demand <= 0) return
     if (this.kind === 'producer') {
       const handleDemand = (this.#module as ProducerModule).handleDemand
@@ -477,8 +484,25 @@ export class Stage {
       const out = Array.isArray(result) ? result as Envelope[] : [result as Envelope]
       if (out.length > 0) this.#dispatch(out, out.length)
     }
+    // Results nobody has asked for yet: the slot stays taken until they leave (see #serve), so the
+    // tasks go no faster than the stages downstream, and the buffer does not overflow.
+    if (this.#holdTaskSlots && (this.#buffer?.length ?? 0) > 0) {
+      this.#heldSlots.push(up)
+      return
+    }
+    this.#freeSlot(up)
+  }
+
+  /** Gives a finished task's slot back: its event counts as processed, and demand is re-asked as due. */
+  #freeSlot (up: UpstreamState): void {
     const ask = up.link.demand.processed(1)
     if (ask > 0 && !up.gone) up.link.ask(ask)
+  }
+
+  #releaseSlots (): void {
+    const held = this.#heldSlots
+    this.#heldSlots = []
+    for (const up of held) this.#freeSlot(up)
   }
 
   #nextUpstream (): UpstreamState | undefined {

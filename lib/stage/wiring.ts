@@ -114,6 +114,11 @@ export class Wiring {
     return awaited.size
   }
 
+  /** Whether the spec subscribes any consumer to `producer`. */
+  hasSubscribers (producer: string): boolean {
+    return this.#subs.some((sub) => sub.spec.producer === producer)
+  }
+
   /** Counts drops that happened outside any stage instance (pushes while the producer was down). */
   addDropped (stage: string, count: number): void {
     const record = this.#stages.get(stage)

@@ -49,6 +49,8 @@ export interface SupervisorHost {
   readonly codec: string
   /** How many subscribers a (broadcast) producer should wait for before it starts (see lib/stage/wiring.ts). */
   awaitSubscribers (stage: string): number
+  /** Whether the spec subscribes any consumer to this stage. */
+  hasSubscribers (stage: string): boolean
   emit<K extends keyof TelemetryEvents> (event: K, ...args: TelemetryEvents[K]): void
 }
 
@@ -423,6 +425,7 @@ function stageBoot (stage: StageSpec, host: SupervisorHost): StageBoot {
     counters: new StageCounters().buffer,
     ...(stage.tasks !== undefined ? { tasks: stage.tasks } : {}),
     ...(awaitSubscribers > 0 ? { awaitSubscribers } : {}),
+    ...(stage.kind === 'consumer_supervisor' && host.hasSubscribers(stage.id) ? { holdTaskSlots: true } : {}),
   }
 }
 

@@ -25,6 +25,22 @@ t.test('at most maxDemand tasks run at once, and every result flows on', async (
   t.ok(seen.every((p) => p.doubled === p.n * 2))
 })
 
+t.test('results wait for a slow consumer downstream: tasks slow down, nothing overflows the buffer', async (t) => {
+  const rt = await start({ children: [
+    { id: 'source', stage: 'producer', module: stage('counter-producer.ts'), args: { limit: 300 } },
+    // A buffer far smaller than the work: without back-pressure through the tasks it would overflow.
+    { id: 'work', stage: 'consumer_supervisor', module: stage('slow-task.ts'), bufferSize: 8, subscribeTo: [{ id: 'source', maxDemand: 5 }] },
+    { id: 'sink', stage: 'consumer', module: stage('recorder.ts'), args: { delayMs: 15 }, subscribeTo: [{ id: 'work', maxDemand: 4, minDemand: 0 }] },
+  ] })
+  t.teardown(() => rt.close())
+  const drops: StageDroppedEvent[] = []
+  rt.on('stage:dropped', (e) => drops.push(e))
+  const seen = (await rt.call('sink', { until: 300 }, { timeout: 15_000 }) as RecorderReport).seen
+  t.same(seen.map((p) => p.n).sort((a, b) => a - b), Array.from({ length: 300 }, (_, i) => i + 1), 'every result reached the slow consumer')
+  t.same(drops, [], 'nothing dropped')
+  t.equal(rt.stages().find((s) => s.id === 'work')?.droppedTotal, 0)
+})
+
 t.test('failed tasks are retried within their slot: still never more than maxDemand at once', async (t) => {
   const rt = await start({ children: [
     { id: 'source', stage: 'producer', module: stage('counter-producer.ts'), args: { limit: 300 } },

@@ -62,10 +62,11 @@ if (why !== undefined) {
     t.match(await res.json(), { status: 'ok', pubsub: { adapter: 'redis', status: 'up' } })
   })
 
-  t.test('40 users across two servers each receive exactly the events pushed to them on either server', async (t) => {
+  t.test('1,000 users across two servers each receive exactly the events pushed to them on either server', async (t) => {
     const prefix = uniquePrefix()
     const [a, b] = await Promise.all([Server.start(t, REDIS_URL, prefix), Server.start(t, REDIS_URL, prefix)]) as [Server, Server]
-    const USERS = 40
+    const USERS = 1000
+    const PER_SERVER = 4000
     const clients = await Promise.all(range(0, USERS).map(async (id) => {
       const socket = phoenixSocket(t, id % 2 === 0 ? a.port : b.port, tokenFor(id))
       const seen = collect(socket)
@@ -74,12 +75,12 @@ if (why !== undefined) {
     }))
     t.equal((await join(clients[0]!.socket, 'user:1')).status, 'error', 'a user may not join another\'s topic')
 
-    // The test, not the servers, decides who gets what: per server, 400 events to random users.
+    // The test, not the servers, decides who gets what: per server, PER_SERVER events to random users.
     const random = prng(7)
     const expected = new Map<string, number[]>()
     const plan: Array<{ server: Server, tag: string, user: number, seq: number }> = []
     for (const [server, tag] of [[a, 'A'], [b, 'B']] as const) {
-      for (let seq = 0; seq < 400; seq++) {
+      for (let seq = 0; seq < PER_SERVER; seq++) {
         const user = Math.floor(random() * USERS)
         plan.push({ server, tag, user, seq })
         const key = `${user}/${tag}`

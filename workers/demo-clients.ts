@@ -29,6 +29,9 @@ function send (message: FromClients): Promise<void> {
 function crash (origin: 'uncaughtException' | 'unhandledRejection', err: unknown): void {
   void send({ type: 'crash', error: toWire(err), origin }).finally(() => process.exit(1))
 }
+// A terminal's Ctrl-C signals the whole process group, this process too; the parent decides when
+// the clients stop (after draining: it sends `stop`), and if it dies the IPC channel closes.
+process.on('SIGINT', () => {})
 process.on('uncaughtException', (err) => crash('uncaughtException', err))
 process.on('unhandledRejection', (reason) => crash('unhandledRejection', reason))
 

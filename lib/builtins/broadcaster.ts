@@ -40,7 +40,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { InvalidArgumentError } from '../errors.js'
 import { ENDPOINT_DEFAULTS, Endpoint } from '../channels/endpoint.js'
-import type { EndpointStats } from '../channels/events.js'
+import type { ConnectionInfo, EndpointStats } from '../channels/events.js'
 import { checkChannelModule } from '../channels/behaviour.js'
 import type { AnyChannelModule } from '../channels/behaviour.js'
 import type { TopicRoute } from '../channels/topics.js'
@@ -69,6 +69,8 @@ export interface BroadcasterArgs {
 export type BroadcasterRequest =
   | { op: 'broadcast', topic: string, event: string, payload: object }
   | { op: 'stats' }
+  /** Its open connections (`Endpoint.connections()`), or those whose token's data has `assign[0]` equal to `assign[1]`. */
+  | { op: 'connections', assign?: [string, unknown] }
   | { op: 'address' }
   /** Its endpoint's and its cluster adapter's health (what `runtime.health()` gathers). */
   | { op: 'health' }
@@ -143,7 +145,7 @@ export default defineConsumer<State, BroadcasterArgs>({
         deliver: (topic, event, payload, ts, dedup) => {
           // A durable event another server handed on: remembered, so that a later claim of it here is dropped.
           if (dedup !== undefined && acker.duplicate(dedup)) return
-          remote.fanout += endpoint.broadcast(topic, event, payload, ts)
+          remote.fanout += endpoint.broadcast(topic, event, payload, ts, true)
           remote.broadcasts++
         },
         dropped: (count) => ctx.dropped?.(count, 'pubsub_down'),
@@ -240,12 +242,17 @@ export default defineConsumer<State, BroadcasterArgs>({
   },
 })
 
-function answer (request: BroadcasterRequest, state: State): number | BroadcasterStats | BroadcasterAddress | BroadcasterHealth | null {
+function answer (request: BroadcasterRequest, state: State): number | BroadcasterStats | BroadcasterAddress | BroadcasterHealth | ConnectionInfo[] | null {
   switch (request?.op) {
     case 'broadcast': {
       const subscribers = state.endpoint.broadcast(request.topic, request.event, request.payload)
       state.cluster?.publish(request.topic, request.event, request.payload, undefined)
       return subscribers
+    }
+    case 'connections': {
+      const all = state.endpoint.connections()
+      const assign = request.assign
+      return assign === undefined ? all : all.filter((c) => (c.assigns as Record<string, unknown> | null)?.[assign[0]] === assign[1])
     }
     case 'stats': {
       const stats = { ...state.endpoint.stats(), durable: state.acker.stats() }
@@ -265,7 +272,7 @@ function answer (request: BroadcasterRequest, state: State): number | Broadcaste
       state.exposition.contentType = request.contentType
       return null
     default:
-      throw new InvalidArgumentError(`a broadcaster answers { op: "broadcast" | "stats" | "address" | "health" | "metrics" }, got ${JSON.stringify(request)}`)
+      throw new InvalidArgumentError(`a broadcaster answers { op: "broadcast" | "stats" | "connections" | "address" | "health" | "metrics" }, got ${JSON.stringify(request)}`)
   }
 }
 

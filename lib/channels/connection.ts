@@ -132,6 +132,9 @@ export class Connection implements ChannelConnection {
     socket.on('drain', socketOnDrain)
   }
 
+  /** Timed broadcast frames handed to it, this server's and other servers' (see ConnectionInfo). */
+  offered = 0
+  offeredRemote = 0
   /** When (performance.now()) its pending bytes last rose past the hub's `writable` mark; 0 while under it. */
   overSince = 0
 
@@ -144,8 +147,12 @@ export class Connection implements ChannelConnection {
    * Queues a frame of known size (a broadcast computes it once for all subscribers).
    * Applies the outbound limit and policy; under `disconnect`, closes the connection instead.
    */
-  enqueue (data: Frame, bytes: number, key: string | null, binary: boolean, ts = 0): void {
+  enqueue (data: Frame, bytes: number, key: string | null, binary: boolean, ts = 0, remote = false): void {
     if (this.isClosed) return
+    if (ts > 0) {
+      if (remote) this.offeredRemote++
+      else this.offered++
+    }
     const hub = this.hub
     const buffered = this.ws.bufferedAmount
     const dropped = this.queue.offer(data, bytes, key, binary, buffered, hub.outboundLimit, hub.policy, hub.drops, ts)

@@ -232,14 +232,15 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
    * `event` get their own copy from `handleOut` instead. Frames leave on the next turn of the event
    * loop, coalesced per client. A `Uint8Array` payload is sent as a binary frame. `ts`, the push
    * time of the event being broadcast (ms epoch, as `Envelope.ts`), makes each delivery count in
-   * `stats().delivered` and in the latency sink of {@link recordLatency}.
+   * `stats().delivered` and in the latency sink of {@link recordLatency}. `remote` marks a broadcast
+   * another server made (a cluster adapter's): counted apart in `connections()[i].offeredRemote`.
    *
    * @returns how many subscribers the topic had (0: nothing was serialised).
    * @throws {InvalidArgumentError} `ERR_INVALID_ARGUMENT` topic or event is not a non-empty string,
    *   or the payload is not a plain object or bytes, or cannot be serialised to JSON.
    */
-  broadcast (topic: string, event: string, payload: object | Uint8Array, ts = 0): number {
-    return this.#hub.broadcast(topic, event, payload, ts)
+  broadcast (topic: string, event: string, payload: object | Uint8Array, ts = 0, remote = false): number {
+    return this.#hub.broadcast(topic, event, payload, ts, remote)
   }
 
   /**

@@ -168,4 +168,8 @@ export interface ConnectionInfo {
   peakPendingBytes: number
   /** Frames dropped for it by the outbound policy. */
   drops: number
+  /** Timed broadcast frames (deliveries of pushed events) handed to it: each is written, dropped or pending. */
+  offered: number
+  /** Of those, the ones another server broadcast (`broadcast(..., remote: true)`). */
+  offeredRemote: number
 }

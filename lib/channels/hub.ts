@@ -122,7 +122,7 @@ export class Hub implements ConnectionHub {
    * @throws {InvalidArgumentError} `ERR_INVALID_ARGUMENT` topic or event is not a non-empty string,
    *   or the payload is neither a plain object nor bytes, or cannot be serialised.
    */
-  broadcast (topic: string, event: string, payload: object | Uint8Array, ts = 0): number {
+  broadcast (topic: string, event: string, payload: object | Uint8Array, ts = 0, remote = false): number {
     if (typeof topic !== 'string' || topic.length === 0) throw new InvalidArgumentError(`topic must be a non-empty string, got ${describe(topic)}`)
     if (typeof event !== 'string' || event.length === 0) throw new InvalidArgumentError(`event must be a non-empty string, got ${describe(event)}`)
     this.counters.broadcasts++
@@ -143,7 +143,7 @@ export class Hub implements ConnectionHub {
     const frame = wireFrame(binary ? encodeBinaryBroadcast(topic, event, payload) : encodeBroadcastBytes(topic, event, payload), binary)
     const bytes = frame.bytes.length
     // A connection closed by its policy mid-loop leaves the Set; Set iteration tolerates that.
-    for (const channel of channels) (channel.connection as Connection).enqueue(frame, bytes, topic, binary, ts)
+    for (const channel of channels) (channel.connection as Connection).enqueue(frame, bytes, topic, binary, ts, remote)
     return count
   }
 
@@ -220,6 +220,8 @@ export class Hub implements ConnectionHub {
         pendingBytes: conn.pendingBytes,
         peakPendingBytes: conn.peakBytes,
         drops: conn.drops,
+        offered: conn.offered,
+        offeredRemote: conn.offeredRemote,
       })
     }
     return out

@@ -3,6 +3,7 @@
  * at the end (stderr), and with `--json` the summary as one JSON object on stdout's last line.
  * Exit code: 0, 1 when the summary shows a fault (see demoFailed), 2 for bad flags.
  */
+import { statSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { describeThrown } from '../errors.js'
 import { DemoRun, demoFailed } from '../demo/run.js'
@@ -92,7 +93,7 @@ export function parseDemoArgs (argv: string[]): { options: DemoOptions, json: bo
   if (values.duration !== undefined) {
     const s = Number(values.duration)
     // Node's timers stop at 2^31 - 1 ms; a longer one would fire at once.
-    if (!Number.isFinite(s) || s <= 0 || s * 1000 > 2 ** 31 - 1) return `--duration must be a number of seconds from 0 to 2147483, got ${JSON.stringify(values.duration)}`
+    if (!Number.isFinite(s) || s <= 0 || s * 1000 > 2 ** 31 - 1) return `--duration must be a number of seconds above 0, at most 2147483, got ${JSON.stringify(values.duration)}`
     durationMs = Math.max(1, Math.round(s * 1000))
   }
   if (values.pubsub !== undefined && !/^rediss?:\/\/[^/\s]+/.test(values.pubsub)) return `--pubsub must be a redis:// URL (e.g. redis://127.0.0.1:6379), got ${JSON.stringify(values.pubsub)}`
@@ -104,6 +105,16 @@ export function parseDemoArgs (argv: string[]): { options: DemoOptions, json: bo
   }
   if (values.replay === undefined && (values.key !== undefined || values.time !== undefined)) return '--key and --time go with --replay FILE'
   if (values.replay !== undefined && values.key === undefined) return '--replay needs --key FIELD (the routing key: repo_name, channel, product_id, ...)'
+  if (values.replay !== undefined) {
+    // Checked here so that a wrong path is a bad flag (exit 2), named as one.
+    let stat
+    try {
+      stat = statSync(values.replay)
+    } catch (err) {
+      return `--replay ${JSON.stringify(values.replay)}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`
+    }
+    if (!stat.isFile()) return `--replay ${JSON.stringify(values.replay)} is not a file`
+  }
   if (values.replay !== undefined && (rate !== undefined || keys !== undefined)) return '--rate and --keys are for the built-in feed, not with --replay'
   const options: DemoOptions = {
     spec: values.spec ?? `${packageRoot()}/examples/demo/tree.json`,

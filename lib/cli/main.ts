@@ -92,7 +92,7 @@ async function startCommand (argv: string[]): Promise<number> {
     duration = Number(values.duration)
     // Node's timers stop at 2^31 - 1 ms; a longer one would fire at once.
     if (!Number.isFinite(duration) || duration <= 0 || duration > (2 ** 31 - 1) / 1000) {
-      process.stderr.write(`stagewire start: --duration must be a number of seconds from 0 to 2147483, got ${JSON.stringify(values.duration)}\n`)
+      process.stderr.write(`stagewire start: --duration must be a number of seconds above 0, at most 2147483, got ${JSON.stringify(values.duration)}\n`)
       return 2
     }
   }

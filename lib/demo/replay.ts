@@ -22,14 +22,22 @@ import { InvalidArgumentError } from '../errors.js'
 import { checkSpeed, describe } from './feed.js'
 import type { FeedEvent, Speed } from './feed.js'
 import { Pacer } from './pacer.js'
+import { TOPIC_MAX_BYTES } from '../channels/topics.js'
+import { FEED_TOPIC_PREFIX } from './topics.js'
 
 /**
  * Why a line was skipped: `empty` blank; `not_json` not JSON (nor `<seconds>: <json>`), such as the
  * exchange recorder's `wss://...` lines; `not_object` JSON but not an object; `no_key` the routing
- * key is missing, or not a non-empty string or a finite number; `no_time` no usable time (no
+ * key is missing, not a non-empty string or a finite number, or too long for a topic (`feed:<key>`
+ * is at most 255 bytes); `no_time` no usable time (no
  * prefix, and the time field missing or not a date or epoch number).
  */
 export type SkipReason = 'empty' | 'not_json' | 'not_object' | 'no_key' | 'no_time'
+
+/** The longest key in bytes: `feed:<key>` must be a topic (lib/channels/topics.ts). */
+const KEY_MAX_BYTES = TOPIC_MAX_BYTES - FEED_TOPIC_PREFIX.length
+/** Keys up to this many characters fit whatever their encoding (at most 3 bytes per UTF-16 unit): no byte count needed. */
+const KEY_MAX_CHARS_FAST = Math.floor(KEY_MAX_BYTES / 3)
 
 /** Every {@link SkipReason}. */
 export const SKIP_REASONS: readonly SkipReason[] = ['empty', 'not_json', 'not_object', 'no_key', 'no_time']
@@ -256,6 +264,8 @@ export function parseRecordLine (line: string, key: FieldPath, time: FieldPath):
   if (typeof rawKey === 'string' && rawKey.length > 0) k = rawKey
   else if (typeof rawKey === 'number' && Number.isFinite(rawKey)) k = String(rawKey)
   else return 'no_key'
+  // A key that cannot make a topic (`feed:<key>`, at most TOPIC_MAX_BYTES) has nowhere to go.
+  if (k.length > KEY_MAX_CHARS_FAST && Buffer.byteLength(k, 'utf8') > KEY_MAX_BYTES) return 'no_key'
   const t = Number.isNaN(prefixTime) ? toEpochMs(readField(event, time)) : toEpochMs(prefixTime)
   if (Number.isNaN(t)) return 'no_time'
   return { key: k, time: t, event }

@@ -13,7 +13,7 @@
  *
  * Across servers (`pubsub`): every server runs this, and its clients also receive what the others
  * pushed. Each run tags its pushes with an origin; the clients count other origins' deliveries as
- * `remote_delivered`, and the broadcaster's `remote` counts are taken out of its fan-out, so both
+ * `remote_delivered`, and the endpoint counts other servers' frames apart (`offeredRemote`), so both
  * identities below stay about this server's own pushes. `pubsub_down` drops (broadcast here, not
  * published) are reported as `not_published`, not in `dropped`: those events did reach this server's
  * clients. With a durable `queue` whose group other servers share, an event pushed here may be read
@@ -26,8 +26,10 @@
  * - deliveries (event × subscribed client): `expected_deliveries` is computed here from what was
  *   pushed and which clients joined which topic. It splits into `delivered` (counted by the
  *   clients), `not_broadcast` (deliveries of events lost or dropped before the broadcaster: the
- *   expected count minus the broadcaster's fan-out), `dropped_at_socket` (the endpoint's outbound
- *   policy) and `missing` (fanned out, neither received nor dropped: a bug).
+ *   expected count minus the frames the endpoint handed to this run's clients' connections, told
+ *   apart by their tokens, so that other clients (the page) do not count), `dropped_at_socket` (the
+ *   outbound policy, on those connections) and `missing` (handed over, neither received nor
+ *   dropped: a bug).
  *
  * The library prints nothing: progress, chaos and restarts are events; the summary is the result.
  */
@@ -40,7 +42,7 @@ import { signToken } from '../channels/token.js'
 import { InvalidArgumentError, SpecError, describeThrown } from '../errors.js'
 import { start } from '../runtime.js'
 import type { Runtime } from '../runtime.js'
-import type { EndpointStats } from '../channels/events.js'
+import type { ConnectionInfo, EndpointStats } from '../channels/events.js'
 import type { BroadcasterStats } from '../builtins/broadcaster.js'
 import type { PubSubStats } from '../cluster/redis-pubsub.js'
 import { DemoClients } from './clients.js'
@@ -213,6 +215,7 @@ export class DemoRun extends EventEmitter<DemoEvents> {
     const { tree, producer, broadcaster, targets, secret } = loadDemoSpec(o.spec, o.host, o.port, o.pubsub, o.queue)
     // Across servers, this run's pushes are told apart from the others' by an origin tag.
     const origin = o.pubsub !== undefined ? randomBytes(4).toString('hex') : undefined
+    const runId = randomBytes(6).toString('hex')
 
     // The feed, and the keys the clients choose among (a recording is scanned first, unpaced).
     const stopFeed = new AbortController()
@@ -220,7 +223,14 @@ export class DemoRun extends EventEmitter<DemoEvents> {
     let keys: string[]
     let replay: Replay | undefined
     if (o.replay !== undefined) {
-      const scan = await scanKeys(o.replay.file, o.replay.key, { time: o.replay.time, signal: o.signal })
+      let scan
+      try {
+        scan = await scanKeys(o.replay.file, o.replay.key, { time: o.replay.time, signal: o.signal })
+      } catch (err) {
+        // A truncated gzip or an unreadable file: say which file (Node's message does not).
+        if (err instanceof Error && !err.message.includes(o.replay.file)) err.message = `${o.replay.file}: ${err.message}`
+        throw err
+      }
       if (scan.keys.length === 0) throw new InvalidArgumentError(`${o.replay.file}: no line has a usable key "${o.replay.key}"${o.replay.time !== undefined ? ` and time "${o.replay.time}"` : ''} (${scan.lines} lines read)`)
       keys = scan.keys.map((k) => k.key)
       replay = new Replay(o.replay.file, { key: o.replay.key, time: o.replay.time, speed: o.speed, signal: stopFeed.signal })
@@ -238,9 +248,10 @@ export class DemoRun extends EventEmitter<DemoEvents> {
     let clients: DemoClients | undefined
     try {
       const address = await runtime.endpointAddress(broadcaster)
-      const tokens = topics.map((_, i) => signToken({ demoClient: i }, secret, { maxAgeSeconds: TOKEN_SECONDS }))
+      // Tagged with this run, so that its accounting leaves out other clients (the page, a viewer).
+      const tokens = topics.map((_, i) => signToken({ demoClient: i, demoRun: runId }, secret, { maxAgeSeconds: TOKEN_SECONDS }))
       clients = await DemoClients.start({ url: address.url, tokens, topics, progressMs: o.progressMs, ...(origin !== undefined ? { origin } : {}) })
-      return await this.#drive(runtime, clients, { origin, feed, replay, stopFeed, producer, broadcaster, targets, pageUrl: `http://${address.host}:${address.port}/`, socketUrl: address.url })
+      return await this.#drive(runtime, clients, { origin, runId, feed, replay, stopFeed, producer, broadcaster, targets, pageUrl: `http://${address.host}:${address.port}/`, socketUrl: address.url })
     } finally {
       clients?.destroy()
       await runtime.close()
@@ -249,6 +260,7 @@ export class DemoRun extends EventEmitter<DemoEvents> {
 
   async #drive (runtime: Runtime, clients: DemoClients, ctx: {
     origin: string | undefined
+    runId: string
     feed: AsyncIterable<FeedEvent>
     replay: Replay | undefined
     stopFeed: AbortController
@@ -372,13 +384,15 @@ export class DemoRun extends EventEmitter<DemoEvents> {
         stats = await broadcasterStats(runtime, ctx.broadcaster)
         if (stats.broadcasts !== still.broadcasts) still = { broadcasts: stats.broadcasts, since: performance.now() }
       }
-      const dropsAtSocket = socketDrops(stats)
+      let toClients = await deliveriesTo(runtime, ctx.broadcaster, ctx.runId)
       const left = Math.max(1, Math.round(deadline - performance.now()))
-      await clients.report({ atLeast: stats.fanout - dropsAtSocket, waitMs: shared ? Math.min(2000, left) : left })
+      await clients.report({ atLeast: toClients.offered - toClients.drops, waitMs: shared ? Math.min(2000, left) : left })
       const seconds = (performance.now() - startedAt) / 1000
+      // Read while the clients are still connected: a connection's counts go with it.
+      toClients = await deliveriesTo(runtime, ctx.broadcaster, ctx.runId)
       const final = await clients.stop()
       stats = await broadcasterStats(runtime, ctx.broadcaster)
-      return this.#summary(counts, droppedBy, stats, final, seconds, ctx.replay)
+      return this.#summary(counts, droppedBy, stats, toClients, final, seconds, ctx.replay)
     } finally {
       clearTimeout(durationTimer)
       clearInterval(progress)
@@ -391,11 +405,14 @@ export class DemoRun extends EventEmitter<DemoEvents> {
     counts: { pushed: number, expected: number, lost: number, dropped: number, notPublished: number, restarts: number, kills: number },
     droppedBy: Record<string, number>,
     stats: LocalStats,
+    toClients: { offered: number, drops: number },
     clients: ClientsSummary,
     seconds: number,
     replay: Replay | undefined,
   ): DemoSummary {
-    const droppedAtSocket = socketDrops(stats)
+    // Deliveries are counted on this run's clients' connections only: others (the page) may join too.
+    // A drop there may be of another server's frame (with --pubsub): counted here all the same.
+    const droppedAtSocket = toClients.drops
     const delivered = clients.delivered - clients.duplicates
     const skipped = replay?.stats().skipped ?? Object.fromEntries(SKIP_REASONS.map((r) => [r, 0])) as SkipCounts
     return {
@@ -415,9 +432,9 @@ export class DemoRun extends EventEmitter<DemoEvents> {
       events_per_s: seconds > 0 ? Math.round(counts.pushed / seconds) : 0,
       expected_deliveries: counts.expected,
       delivered,
-      not_broadcast: counts.expected - stats.fanout,
+      not_broadcast: counts.expected - toClients.offered,
       dropped_at_socket: droppedAtSocket,
-      missing: stats.fanout - droppedAtSocket - delivered,
+      missing: toClients.offered - droppedAtSocket - delivered,
       misrouted: clients.misrouted,
       duplicates: clients.duplicates,
       invalid: clients.invalid,
@@ -548,11 +565,18 @@ async function broadcasterStats (runtime: Runtime, broadcaster: string): Promise
   return { ...stats, broadcasts: stats.broadcasts - remote.broadcasts, fanout: stats.fanout - remote.fanout }
 }
 
-function socketDrops (stats: EndpointStats): number {
-  let n = 0
-  for (const v of Object.values(stats.drops)) n += v
-  return n
+/** This server's deliveries handed to the run's clients' connections, and the drops of their outbound policy. */
+async function deliveriesTo (runtime: Runtime, broadcaster: string, runId: string): Promise<{ offered: number, drops: number }> {
+  const conns = await runtime.call(broadcaster, { op: 'connections', assign: ['demoRun', runId] }) as ConnectionInfo[]
+  let offered = 0
+  let drops = 0
+  for (const c of conns) {
+    offered += c.offered
+    drops += c.drops
+  }
+  return { offered, drops }
 }
+
 
 function sleep (ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))

@@ -1,5 +1,9 @@
 // The `stagewire` command as a user runs it: a child process, its exit code, stdout and stderr.
 import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { gzipSync } from 'node:zlib'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 
@@ -50,10 +54,20 @@ t.test('demo: bad flags exit 2 naming the flag and the value', async (t) => {
   }
 })
 
-t.test('demo: a recording that does not exist fails with the file system error, exit 1', async (t) => {
-  const { code, stderr } = await cli(['demo', '--port', '0', '--replay', '/nonexistent/rec.ndjson', '--key', 'k'])
-  t.equal(code, 1)
-  t.match(stderr, /ENOENT/)
+t.test('demo: a recording that is missing or not a file is a bad flag (exit 2); a corrupt one names the file (exit 1)', async (t) => {
+  const missing = await cli(['demo', '--port', '0', '--replay', '/nonexistent/rec.ndjson', '--key', 'k'])
+  t.equal(missing.code, 2)
+  t.match(missing.stderr, /--replay "\/nonexistent\/rec\.ndjson": no such file/)
+  const dir = await cli(['demo', '--port', '0', '--replay', tmpdir(), '--key', 'k'])
+  t.equal(dir.code, 2)
+  t.match(dir.stderr, /is not a file/)
+  // gzip magic bytes, then nothing: a truncated gzip.
+  const file = join(mkdtempSync(join(tmpdir(), 'stagewire-cli-')), 'truncated.ndjson.gz')
+  writeFileSync(file, gzipSync('{"k":"a","time":1}\n').subarray(0, 12))
+  t.teardown(() => rmSync(dirname(file), { recursive: true, force: true }))
+  const truncated = await cli(['demo', '--port', '0', '--replay', file, '--key', 'k'])
+  t.equal(truncated.code, 1)
+  t.match(truncated.stderr, file)
 })
 
 t.test('start --spec runs any tree until --duration', async (t) => {

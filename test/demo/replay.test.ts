@@ -159,6 +159,20 @@ t.test('a dotted key path, and a field whose name has a dot', async (t) => {
   t.equal(replay.stats().skipped.no_key, 2)
 })
 
+t.test('a key too long for a topic (feed:<key> over 255 bytes) is skipped as no_key', async (t) => {
+  const file = tempFile(t, 'long.ndjson', [
+    `{"k":"${'a'.repeat(250)}","time":1}`,
+    `{"k":"${'a'.repeat(251)}","time":2}`,
+    `{"k":"${'é'.repeat(126)}","time":3}`,
+    `{"k":"${'é'.repeat(125)}","time":4}`,
+  ].join('\n'))
+  const replay = new Replay(file, { key: 'k', speed: 'max' })
+  const times: number[] = []
+  for await (const e of replay) times.push(e.time)
+  t.same(times, [1000, 4000], '250 bytes fit, 251 do not; é is 2 bytes: 250 fit, 252 do not')
+  t.equal(replay.stats().skipped.no_key, 2)
+})
+
 t.test('an empty file gives nothing; a file of one byte is not gzip', async (t) => {
   for (const content of ['', '{']) {
     const replay = new Replay(tempFile(t, 'tiny', content), { key: 'k', speed: 'max' })

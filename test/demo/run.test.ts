@@ -5,7 +5,9 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { gunzipSync } from 'node:zlib'
+import { Socket } from 'phoenix'
 import t from 'tap'
+import { WebSocket } from 'ws'
 import { DemoRun, demoFailed } from '../../lib/demo/run.js'
 import type { DemoOptions, DemoSummary } from '../../lib/demo/run.js'
 import { recording } from './support.js'
@@ -64,6 +66,30 @@ t.test('built-in feed: every delivery accounted for, summary fields present', as
   t.equal(summary.delivered, summary.expected_deliveries, 'delivered == expected')
   t.equal(summary.misrouted, 0)
   t.equal(summary.duplicates, 0)
+  t.equal(summary.missing, 0)
+  t.same(demoFailed(summary, false), [])
+})
+
+t.test('another client on the same topics (the page, a viewer) does not enter the accounting', async (t) => {
+  const demo = new DemoRun({ spec: SPEC, port: 0, clients: 4, topicsPerClient: 2, speed: 1, generator: { count: 4000, rate: 2000, keys: 4, seed: 5 } })
+  let outside = 0
+  let viewer: Socket | undefined
+  demo.on('ready', (r) => {
+    void (async () => {
+      // What a person opening the page does: its token, the official client, a join.
+      const page = await (await fetch(r.pageUrl)).text()
+      const token = /token: "([^"]+)"/.exec(page)?.[1]
+      viewer = new Socket(r.url, { transport: WebSocket, params: { token } })
+      viewer.connect()
+      viewer.onMessage((m) => { if ((m as { event?: string }).event === 'event') outside++ })
+      viewer.channel(r.topics[0] as string).join()
+    })()
+  })
+  const summary = await demo.run()
+  viewer?.disconnect()
+  t.ok(outside > 0, `the viewer received events too (${outside})`)
+  t.equal(summary.delivered, summary.expected_deliveries, 'delivered == expected, for the demo\'s clients')
+  t.equal(summary.not_broadcast, 0)
   t.equal(summary.missing, 0)
   t.same(demoFailed(summary, false), [])
 })

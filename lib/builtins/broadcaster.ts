@@ -280,10 +280,16 @@ function answer (request: BroadcasterRequest, state: State): number | Broadcaste
  * The endpoint's plain HTTP routes: `/health` (JSON: status, connections, channels, pubsub; 200
  * while everything delivers, 503 `degraded` while the cluster adapter is down),
  * `/metrics` (the runtime's Prometheus text, as of its last push here; 503 before the first),
- * and, when the spec asks for it, the demo page at `/`.
+ * and, when the spec asks for it, the demo page at `/`. Other methods than GET and HEAD on the
+ * first two get 405: a probe that POSTs by mistake should learn it, not read a health it did not ask for.
  */
 function serveHttp (req: IncomingMessage, res: ServerResponse, endpoint: Endpoint, exposition: Exposition, page: { secret: string, socketPath: string } | null, cluster: RedisPubSub | null): boolean {
   const path = (req.url ?? '/').split('?')[0]
+  if ((path === '/health' || path === '/metrics') && req.method !== 'GET' && req.method !== 'HEAD') {
+    res.writeHead(405, { 'Content-Type': 'text/plain; charset=utf-8', Allow: 'GET, HEAD' })
+    res.end(`${path} answers GET and HEAD, not ${req.method ?? 'an unnamed method'}\n`)
+    return true
+  }
   if (path === '/health') {
     const stats = endpoint.stats()
     const health = broadcasterHealth(stats.connections, stats.channels, cluster?.stats())

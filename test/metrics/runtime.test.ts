@@ -141,4 +141,12 @@ t.test('stages in the main thread (thread: "main") are measured too, and their b
   t.match(m, { pushed: N, dispatched: N, delivered: N, latency: { count: N }, stages: { tag: { latency: { count: N } } } })
   const scraped = await eventually(() => scrape(port), (s) => s.text.includes(`stagewire_events_delivered_total ${N}`))
   t.equal(valueOf(parseExposition(scraped.text), 'stagewire_events_delivered_total'), N)
+  // Only GET and HEAD read them: a POST is told so rather than answered as if it were a GET.
+  for (const path of ['/metrics', '/health']) {
+    const res = await fetch(`http://127.0.0.1:${port}${path}`, { method: 'POST', body: '{}' })
+    t.equal(res.status, 405, `POST ${path}`)
+    t.equal(res.headers.get('allow'), 'GET, HEAD')
+    t.match(await res.text(), `${path} answers GET and HEAD, not POST`)
+  }
+  t.equal((await fetch(`http://127.0.0.1:${port}/health`, { method: 'HEAD' })).status, 200, 'HEAD /health')
 })

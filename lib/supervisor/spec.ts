@@ -262,10 +262,12 @@ interface Ctx {
   subscriptions: Array<{ path: string, stage: StageSpec, index: number }>
   /** Thread name → path of the supervisor whose children use it. */
   threads: Map<string, string>
+  /** Ids of children refused for problems of their own: a subscription to one is not a second problem. */
+  refused: Set<string>
 }
 
 function newCtx (baseDir = process.cwd()): Ctx {
-  return { baseDir, problems: [], ids: new Map(), stages: new Map(), subscriptions: [], threads: new Map() }
+  return { baseDir, problems: [], ids: new Map(), stages: new Map(), subscriptions: [], threads: new Map(), refused: new Set() }
 }
 
 function parseChildren (list: unknown[], path: string, ctx: Ctx): ChildSpec[] {
@@ -275,7 +277,11 @@ function parseChildren (list: unknown[], path: string, ctx: Ctx): ChildSpec[] {
   for (let i = 0; i < list.length; i++) {
     const at = `${path}[${i}]`
     const child = parseChild(list[i], at, ctx)
-    if (child === undefined) continue
+    if (child === undefined) {
+      const id = (list[i] as { id?: unknown } | null)?.id
+      if (typeof id === 'string') ctx.refused.add(id)
+      continue
+    }
     const thread = (list[i] as { thread?: unknown }).thread
     if (child.type === 'worker' && child.stages !== undefined && typeof thread === 'string') {
       const host = threads.get(thread)
@@ -335,6 +341,7 @@ function checkSubscriptions (ctx: Ctx): void {
     if (sub === undefined) continue
     const producer = ctx.stages.get(sub.producer)
     if (producer === undefined) {
+      if (ctx.refused.has(sub.producer) && !ctx.ids.has(sub.producer)) continue
       ctx.problems.push({ path: `${path}.id`, message: `${path}.id names no stage in the tree: ${JSON.stringify(sub.producer)}` })
     } else if (producer.kind === 'consumer') {
       ctx.problems.push({ path: `${path}.id`, message: `${path}.id names a consumer, which has nothing to subscribe to: ${JSON.stringify(sub.producer)}` })

@@ -99,3 +99,17 @@ t.test('refuses a subscription cycle', async (t) => {
     { id: 'b', stage: 'producer_consumer', module: consumer, subscribeTo: ['a'] },
   ] }), { code: 'ERR_SPEC_INVALID', message: /children\[1\]\.subscribeTo\[0\] makes a subscription cycle: "a" would receive its own events back/ })
 })
+
+t.test('a refused stage is one problem, not also one for each of its subscribers', async (t) => {
+  const err = (() => {
+    try {
+      parseTreeSpec({ children: [
+        { id: 'p', stage: 'producer', module: producer, bufferSize: -5 },
+        { id: 'c', stage: 'consumer', module: consumer, subscribeTo: ['p'] },
+      ] })
+      return undefined
+    } catch (e) { return e }
+  })()
+  t.type(err, SpecError)
+  t.equal((err as SpecError).message, 'invalid spec: children[0].bufferSize must be >= 0, got -5')
+})

@@ -30,6 +30,9 @@ export interface Envelope<P = unknown> {
   ack?: string
 }
 
+/** `performance.timeOrigin`, read once: it is fixed for the thread, and its getter cost ~5 ns a push. */
+const TIME_ORIGIN = performance.timeOrigin
+
 /**
  * The clock events are stamped with: wall-clock ms with sub-ms precision.
  * `performance.timeOrigin + performance.now()` is monotonic within a thread
@@ -37,5 +40,5 @@ export interface Envelope<P = unknown> {
  * comparable across the threads and processes of one machine.
  */
 export function now (): number {
-  return performance.timeOrigin + performance.now()
+  return TIME_ORIGIN + performance.now()
 }

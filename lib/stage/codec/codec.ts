@@ -19,6 +19,7 @@
 //
 // Measured on the 2-core machine: see benchmarks/codec.bench.ts and benchmarks/RESULTS.md.
 import type { Envelope } from '../envelope.js'
+import type { PushBatch } from '../push-batch.js'
 import { InvalidArgumentError } from '../../errors.js'
 
 /** One encoded batch: post it as `port.postMessage(body, transfer)`. */
@@ -41,6 +42,12 @@ export interface BatchCodec {
    * @throws InvalidArgumentError (ERR_INVALID_ARGUMENT) when `count` is not an integer from 0 to `events.length`.
    */
   encode (events: readonly Envelope[], count: number): EncodedBatch
+  /**
+   * Encodes every event of a batch of pushes (`runtime.push()`'s own side of a port), decoded by
+   * the peer as the envelopes `batch.envelopes()` would be. Codecs that gain nothing from the
+   * columns encode those envelopes.
+   */
+  encodePushed (batch: PushBatch): EncodedBatch
   /**
    * Decodes one body produced by the peer's `encode`, in order.
    * @throws ProtocolError (ERR_PROTOCOL) when the body is not one this codec's peer produced next.

@@ -4,6 +4,7 @@
 // and its Unpackr decodes the other, and the receiver must unpack every batch in order.
 import { Packr, Unpackr } from 'msgpackr'
 import type { Envelope } from '../envelope.js'
+import type { PushBatch } from '../push-batch.js'
 import { ProtocolError } from '../../errors.js'
 import { checkCount, type BatchCodec, type EncodedBatch } from './codec.js'
 
@@ -33,6 +34,10 @@ export class MsgpackCodec implements BatchCodec {
     out.set(packed, HEADER)
     const ab = out.buffer as ArrayBuffer
     return { body: ab, transfer: [ab] }
+  }
+
+  encodePushed (batch: PushBatch): EncodedBatch {
+    return this.encode(batch.envelopes(), batch.length)
   }
 
   /** @throws ProtocolError (ERR_PROTOCOL) when the body is not the next ArrayBuffer from the peer's encode. */

@@ -31,6 +31,7 @@
 // and decodes in the shape's order (key order carries no meaning in JSON-like data).
 import { Packr, Unpackr } from 'msgpackr'
 import type { Envelope } from '../envelope.js'
+import type { PushBatch } from '../push-batch.js'
 import { ProtocolError } from '../../errors.js'
 import { checkCount, type BatchCodec, type EncodedBatch } from './codec.js'
 
@@ -41,6 +42,11 @@ type Field = [key: string, kind: Kind]
 
 /** Writes one event into the columns and returns the new number cursor, or -1 when the event has another shape. */
 type EncodeFn = (e: unknown, f: Float64Array, p: number, strings: StringBox, others: unknown[]) => number
+/**
+ * Writes one pushed event (`PushBatch`'s columns, no envelope object) into the columns, as
+ * {@link EncodeFn} would write its envelope; -1 when the event has another shape.
+ */
+type EncodePartsFn = (id: number, ts: number, payload: unknown, topic: string | undefined, event: string | undefined, f: Float64Array, p: number, strings: StringBox, others: unknown[]) => number
 /** The batch's strings, concatenated as they are met (measured: 15 ns a string where push-then-join costs 42). */
 interface StringBox { s: string }
 /** Cursors through one batch while decoding: number, string, other, event. */
@@ -50,8 +56,11 @@ type DecodeFn = (f: Float64Array, s: string | StringReader, others: unknown[], o
 /** Copies the string between two char offsets out of the batch (the `copyStrings` mode). */
 type StringReader = (from: number, to: number) => string
 
-/** A learned shape on the sending side. */
-interface Shape { readonly id: number, readonly fields: Field[], readonly slots: number, readonly encode: EncodeFn }
+/**
+ * A learned shape on the sending side. `parts` is its pushed-event encoder, compiled when a push
+ * batch first meets the shape (undefined until then; null when the shape is not an envelope's).
+ */
+interface Shape { readonly id: number, readonly fields: Field[], readonly slots: number, readonly encode: EncodeFn, parts?: EncodePartsFn | null }
 
 /** Options of a {@link ShapeCodec}. */
 export interface ShapeCodecOptions {
@@ -114,43 +123,96 @@ function slotsOf (fields: Field[]): number {
 }
 
 /**
- * Compiles the matcher-and-writer for one shape: every check first, then every write, so a mismatch
- * writes nothing. An object matches when it has a plain prototype, as many own keys as the shape,
- * and each of the shape's keys holds a value of the shape's type; so the same keys in another order
- * match too, and decode in the shape's order.
+ * Generates the checks and writes of values of known kinds, for the compiled encoders: every check
+ * first, then every write, so a mismatch writes nothing. An object matches when it has a plain
+ * prototype, as many own keys as the shape, and each of the shape's keys holds a value of the
+ * shape's type; so the same keys in another order match too, and decode in the shape's order.
  */
-function compileEncoder (fields: Field[]): EncodeFn {
-  const checks: string[] = []
-  const writes: string[] = []
-  let v = 0
-  const object = (o: string, fs: Field[]): void => {
-    // measured: Object.keys(o).length costs 39 ns an event where comparing keys in a for-in loop costs 86.
-    checks.push(`if (getProto(${o}) !== OP || keys(${o}).length !== ${fs.length}) return -1`)
-    for (const [key, kind] of fs) {
-      const x = `v${v++}`
-      const k = JSON.stringify(key)
-      checks.push(`const ${x} = ${o}[${k}]`)
-      switch (kind) {
-        case 'n': checks.push(`if (typeof ${x} !== 'number') return -1`); writes.push(`f[p++] = ${x}`); break
-        case 's': checks.push(`if (typeof ${x} !== 'string') return -1`); writes.push(`f[p++] = ${x}.length`, `B.s += ${x}`); break
-        case 'b': checks.push(`if (typeof ${x} !== 'boolean') return -1`); writes.push(`f[p++] = ${x} ? 1 : 0`); break
-        case 'z': checks.push(`if (${x} !== null) return -1`); break
-        case 'u': checks.push(`if (${x} !== undefined || !hasOwn(${o}, ${k})) return -1`); break
-        case 'a': checks.push(`if (!hasOwn(${o}, ${k})) return -1`); writes.push(`A.push(${x})`); break
-        default:
-          checks.push(`if (typeof ${x} !== 'object' || ${x} === null) return -1`)
-          object(x, kind)
-      }
+class EncoderSource {
+  readonly checks: string[] = []
+  readonly writes: string[] = []
+  #v = 0
+
+  /** Value `x` of kind `kind`, read from key `k` of object `o` (`o` null: `x` is a parameter). */
+  value (x: string, kind: Kind, o: string | null, k: string): void {
+    const { checks, writes } = this
+    switch (kind) {
+      case 'n': checks.push(`if (typeof ${x} !== 'number') return -1`); writes.push(`f[p++] = ${x}`); break
+      case 's': checks.push(`if (typeof ${x} !== 'string') return -1`); writes.push(`f[p++] = ${x}.length`, `B.s += ${x}`); break
+      case 'b': checks.push(`if (typeof ${x} !== 'boolean') return -1`); writes.push(`f[p++] = ${x} ? 1 : 0`); break
+      case 'z': checks.push(`if (${x} !== null) return -1`); break
+      case 'u': checks.push(o === null ? `if (${x} !== undefined) return -1` : `if (${x} !== undefined || !hasOwn(${o}, ${k})) return -1`); break
+      case 'a': if (o !== null) checks.push(`if (!hasOwn(${o}, ${k})) return -1`); writes.push(`A.push(${x})`); break
+      default:
+        checks.push(`if (typeof ${x} !== 'object' || ${x} === null) return -1`)
+        this.object(x, kind)
     }
   }
-  object('e', fields)
-  const src = `return function encodeShape (e, f, p, B, A) {
-  if (typeof e !== 'object' || e === null) return -1
-  ${checks.join('\n  ')}
-  ${writes.join('\n  ')}
+
+  /** The fields of object `o`. */
+  object (o: string, fs: Field[]): void {
+    // measured: Object.keys(o).length costs 39 ns an event where comparing keys in a for-in loop costs 86.
+    this.checks.push(`if (getProto(${o}) !== OP || keys(${o}).length !== ${fs.length}) return -1`)
+    for (const [key, kind] of fs) {
+      const x = `v${this.#v++}`
+      const k = JSON.stringify(key)
+      this.checks.push(`const ${x} = ${o}[${k}]`)
+      this.value(x, kind, o, k)
+    }
+  }
+
+  /** The function `name(params)` that checks, writes and returns the new number cursor. */
+  compile<F> (name: string, params: string): F {
+    const src = `return function ${name} (${params}) {
+  ${this.checks.join('\n  ')}
+  ${this.writes.join('\n  ')}
   return p
 }`
-  return new Function('OP', 'getProto', 'keys', 'hasOwn', src)(OBJECT_PROTO, getProto, Object.keys, Object.hasOwn) as EncodeFn
+    return new Function('OP', 'getProto', 'keys', 'hasOwn', src)(OBJECT_PROTO, getProto, Object.keys, Object.hasOwn) as F
+  }
+}
+
+/** Compiles the matcher-and-writer for one shape (see {@link EncoderSource}). */
+function compileEncoder (fields: Field[]): EncodeFn {
+  const source = new EncoderSource()
+  source.checks.push('if (typeof e !== \'object\' || e === null) return -1')
+  source.object('e', fields)
+  return source.compile<EncodeFn>('encodeShape', 'e, f, p, B, A')
+}
+
+/** The parameter of a pushed-event encoder that holds each key of an envelope, with the kind it always has. */
+const ENVELOPE_PARTS: Record<string, { param: string, kind: Kind | null }> = {
+  id: { param: 'id', kind: 'n' },
+  ts: { param: 'ts', kind: 'n' },
+  payload: { param: 'x', kind: null },
+  topic: { param: 'topic', kind: 's' },
+  event: { param: 'event', kind: 's' },
+}
+
+/**
+ * Compiles the encoder of pushed events (`PushBatch`'s columns) for a shape that is an envelope's:
+ * `id`, `ts`, `payload`, and `topic`/`event` when present, as `IdSource.envelope` makes them. It
+ * writes exactly what {@link compileEncoder}'s function writes for the same event as an envelope, so
+ * the receiver cannot tell them apart; id and ts are numbers by construction and are not checked.
+ * Null for a shape of any other keys or kinds (its events then go through envelopes).
+ */
+function compilePartsEncoder (fields: Field[]): EncodePartsFn | null {
+  const keys = new Set(fields.map(([key]) => key))
+  if (!keys.has('id') || !keys.has('ts') || !keys.has('payload')) return null
+  for (const [key, kind] of fields) {
+    const part = Object.hasOwn(ENVELOPE_PARTS, key) ? ENVELOPE_PARTS[key] : undefined
+    if (part === undefined || (part.kind !== null && part.kind !== kind)) return null
+  }
+  const source = new EncoderSource()
+  // A topic or event the shape lacks must be absent from the push too.
+  if (!keys.has('topic')) source.checks.push('if (topic !== undefined) return -1')
+  if (!keys.has('event')) source.checks.push('if (event !== undefined) return -1')
+  for (const [key, kind] of fields) {
+    const { param } = ENVELOPE_PARTS[key]
+    if (key === 'id' || key === 'ts') source.writes.push(`f[p++] = ${param}`)
+    else source.value(param, kind, null, '')
+  }
+  return source.compile<EncodePartsFn>('encodePushed', 'id, ts, x, topic, event, f, p, B, A')
 }
 
 /** Compiles the builder for one shape: one object literal per event, fields read in the order the encoder wrote them. */
@@ -173,6 +235,12 @@ function compileDecoder (fields: Field[], copyStrings: boolean): DecodeFn {
   c[0] = p; c[1] = q; c[2] = a; c[3] = j
 }`
   return new Function(src)() as DecodeFn
+}
+
+/** A shape's pushed-event encoder, compiled the first time a push batch needs it. */
+function partsOf (shape: Shape): EncodePartsFn | null {
+  if (shape.parts === undefined) shape.parts = shape.id === FALLBACK_ID ? null : compilePartsEncoder(shape.fields)
+  return shape.parts
 }
 
 const encodeFallback: EncodeFn = (e, _f, p, _S, A) => { A.push(e); return p }
@@ -292,6 +360,63 @@ export class ShapeCodec implements BatchCodec {
     return batch
   }
 
+  /**
+   * Encodes every event of `batch` from its columns, without envelope objects; the receiver decodes
+   * the same envelopes {@link encode} would have sent.
+   * @throws whatever msgpackr throws for a value it can not pack.
+   */
+  encodePushed (batch: PushBatch): EncodedBatch {
+    this.#strings.s = ''
+    this.#others.length = 0
+    this.#runs.length = 0
+    const announced = this.#announced
+    const numberCount = this.#pushedColumns(batch)
+    const encoded = this.#write(batch.length, announced, numberCount, this.#strings.s)
+    this.#strings.s = ''
+    this.#others.length = 0
+    this.#runs.length = 0
+    return encoded
+  }
+
+  /** {@link #columns} for pushed events: through the shapes' parts encoders, an envelope only to learn a shape. */
+  #pushedColumns (batch: PushBatch): number {
+    const { ids, ts, payloads, topics, events } = batch
+    const count = batch.length
+    const strings = this.#strings
+    const others = this.#others
+    const runs = this.#runs
+    let f = this.#numbers
+    let shape = this.#current
+    let parts = shape === null ? null : partsOf(shape)
+    let p = 0
+    let runId = -1
+    let runStart = 0
+    for (let i = 0; i < count; i++) {
+      let next = -1
+      if (parts !== null && shape !== null) {
+        if (p + shape.slots > f.length) f = this.#grow(p + shape.slots)
+        next = parts(ids[i], ts[i], payloads[i], topics[i], events[i], f, p, strings, others)
+      }
+      if (shape === null || next < 0) {
+        const e = batch.envelope(i)
+        shape = this.#shapeOf(e)
+        if (p + shape.slots > f.length) f = this.#grow(p + shape.slots)
+        next = shape.encode(e, f, p, strings, others)
+        if (next < 0) { shape = this.#shapes[FALLBACK_ID]; next = encodeFallback(e, f, p, strings, others) }
+        parts = partsOf(shape)
+      }
+      if (shape.id !== runId) {
+        if (i > 0) runs.push(runId, i - runStart)
+        runId = shape.id
+        runStart = i
+      }
+      p = next
+    }
+    if (count > 0) runs.push(runId, count - runStart)
+    this.#current = shape
+    return p
+  }
+
   /** Writes the events into the columns, shape run after shape run; returns the count of numbers. */
   #columns (events: readonly Envelope[], count: number): number {
     const strings = this.#strings
@@ -371,7 +496,8 @@ export class ShapeCodec implements BatchCodec {
     }
     const others = othersBytes > 0 ? this.#unpackr.unpack(bytes.subarray(at, at + othersBytes)) as unknown[] : EMPTY
     at += othersBytes
-    const strings = stringBytes === 0 ? '' : this.#copyStrings ? stringReader(bytes, at, encoding) : bytes.toString(encoding === ENCODING_UTF16 ? 'utf16le' : 'latin1', at, at + stringBytes)
+    // copyStrings decoders call a reader even when every string of the batch is empty.
+    const strings = this.#copyStrings ? stringReader(bytes, at, encoding) : stringBytes === 0 ? '' : bytes.toString(encoding === ENCODING_UTF16 ? 'utf16le' : 'latin1', at, at + stringBytes)
     const out = new Array<unknown>(count)
     const c = this.#cursor
     c[0] = 0; c[1] = 0; c[2] = 0; c[3] = 0

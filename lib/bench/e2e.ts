@@ -216,6 +216,8 @@ async function e2e (closedLoop: boolean, o: E2eOptions): Promise<RunResult> {
         pushed: feeder.pushed,
         reached_last: reachedLast,
         dropped,
+        // By reason (buffer_full at the source when a fixed rate outruns the pipeline, ...).
+        ...Object.fromEntries(Object.entries(m.dropped).map(([reason, n]) => [`dropped_${reason}`, n])),
         lost,
         expected: feeder.expected,
         delivered: total,

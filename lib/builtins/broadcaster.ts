@@ -24,8 +24,8 @@
  * no client has more than half its outbound limit waiting. So a fast pipeline slows to what its
  * clients read, and the events wait upstream in bounded stage buffers (where `push()` says false)
  * instead of being dropped for clients. A client behind for longer than the grace (1 s) no longer
- * holds demand back: a stalled client costs the others that second once, then its frames wait in
- * its own bounded outbound queue, under its policy.
+ * holds demand back: stalled clients cost the others at most that second in every two (see
+ * Endpoint.writable), then their frames wait in their own bounded outbound queues, under their policy.
  *
  * The endpoint and the broadcaster share a thread (DESIGN.md drew them as two): a hop between
  * them would copy every event once more for nothing, and both must live and die together anyway.

@@ -54,6 +54,8 @@ export interface ConnectionHub extends ChannelHub {
   readonly latency: LatencySink | null
   /** The time of the current flush slice (ms epoch), read once per slice rather than per frame. */
   readonly flushTime: number
+  /** The pending bytes over which `writable()` last waited for a client (Infinity before any call). */
+  readonly writableMark: number
   /** Schedules `conn.flush()` for the next slice. */
   markDirty(conn: Connection): void
   /** A channel actor was created. */
@@ -137,6 +139,8 @@ export class Connection implements ChannelConnection {
   offeredRemote = 0
   /** When (performance.now()) its pending bytes last rose past the hub's `writable` mark; 0 while under it. */
   overSince = 0
+  /** Set once it has been over that mark longer than the grace: the hub no longer waits for it. */
+  released = false
 
   /** Bytes queued for this client now: pending frames plus what its socket holds. */
   get pendingBytes (): number {
@@ -294,6 +298,12 @@ export class Connection implements ChannelConnection {
   /** The socket drained: resume writing. */
   onDrain (): void {
     this.blocked = false
+    // Caught up while nobody polled (no events to send, so no writable() call): its next fall
+    // behind is a new one, with a grace of its own, not the continuation of the last.
+    if (this.overSince !== 0 && this.pendingBytes <= this.hub.writableMark) {
+      this.overSince = 0
+      this.released = false
+    }
     if (!this.dirty && this.queue.length > 0) this.hub.markDirty(this)
   }
 

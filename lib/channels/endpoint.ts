@@ -268,8 +268,9 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
    * Resolves once every client has at most `highWaterBytes` waiting to be sent, not counting
    * clients that have been over it for longer than `graceMs` (those are left to the outbound
    * policy). The broadcaster waits on this before asking for more events, so that a fast pipeline
-   * slows to what its clients read instead of dropping for them; a stalled client slows the
-   * others for at most `graceMs`, once.
+   * slows to what its clients read instead of dropping for them; stalled clients, however many,
+   * slow the others for at most `graceMs` in every `2 × graceMs` (no client is waited for during
+   * the `graceMs` after one was let go).
    *
    * @throws never.
    */

@@ -87,6 +87,10 @@ export class Hub implements ConnectionHub {
   #onEmpty: (() => void) | null = null
   /** Set by shutdown(): `writable()` waits no longer. */
   #shuttingDown = false
+  /** When (performance.now()) `writable()` last let go of a client that outlasted its grace; 0: never. */
+  #lastReleaseAt = 0
+  /** The mark of the last `writable()` call: a connection that drains below it is no longer behind. */
+  writableMark = Number.POSITIVE_INFINITY
   /** Resolvers of `flushed()`, called once no connection is left to write. */
   #onFlushed: Array<() => void> = []
 
@@ -291,7 +295,11 @@ export class Hub implements ConnectionHub {
   /**
    * Resolves once no connection holds more than `highWaterBytes` pending, not counting those that
    * have held more for longer than `graceMs`: a stalled client holds its sender back that long
-   * once, then is left to its outbound policy. Polled (every {@link WRITABLE_POLL_MS} ms) rather
+   * once, then is left to its outbound policy. After such a release, no client holds the sender
+   * for the next `graceMs`: clients that stalled together cross the mark one after another (each
+   * as its socket's buffers fill), and each holding its own full grace would add their stalls up —
+   * ten stalled clients stopped everyone else for ~9 s in a review. So stalls cost the others at
+   * most `graceMs` in every `2 × graceMs`, however many clients stall. Polled (every {@link WRITABLE_POLL_MS} ms) rather
    * than tracked per write: a check is one pass over the connections, and it only repeats while
    * some client is behind.
    */
@@ -308,15 +316,25 @@ export class Hub implements ConnectionHub {
 
   #behind (highWaterBytes: number, graceMs: number): boolean {
     const at = performance.now()
+    const coolingDown = this.#lastReleaseAt !== 0 && at - this.#lastReleaseAt < graceMs
+    this.writableMark = highWaterBytes
     let behind = false
+    let released = false
     for (const conn of this.connections.values()) {
       if (conn.pendingBytes <= highWaterBytes) {
         conn.overSince = 0
+        conn.released = false
       } else {
         if (conn.overSince === 0) conn.overSince = at
-        if (at - conn.overSince <= graceMs) behind = true
+        if (at - conn.overSince <= graceMs) {
+          if (!coolingDown) behind = true
+        } else if (!conn.released) {
+          conn.released = true
+          released = true
+        }
       }
     }
+    if (released) this.#lastReleaseAt = at
     return behind
   }
 

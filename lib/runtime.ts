@@ -10,6 +10,7 @@ import { builtinModule } from './builtins/index.js'
 import { combineHealth } from './cluster/health.js'
 import type { BroadcasterHealth, RuntimeHealth } from './cluster/health.js'
 import { ActorNotFoundError, InvalidArgumentError, RuntimeClosedError } from './errors.js'
+import { eventNameProblem } from './channels/serializer.js'
 import { MetricsAggregate } from './metrics/aggregate.js'
 import type { RuntimeMetrics } from './metrics/aggregate.js'
 import { createMetricsRegistry } from './metrics/prometheus.js'
@@ -295,13 +296,15 @@ export class Runtime extends EventEmitter<TelemetryEvents> {
    * stage (`builtin:broadcaster`), which serialises it once for every subscriber. Resolves with how
    * many subscribers the topic had on that endpoint.
    *
-   * @throws ERR_INVALID_ARGUMENT (rejects) topic or event not a non-empty string, payload not a plain
+   * @throws ERR_INVALID_ARGUMENT (rejects) topic or event not a non-empty string, event reserved by the
+   *   Phoenix protocol (`phx_*`, `chan_reply_*`), payload not a plain
    *   object, or several broadcasters and no `options.via`; ERR_ACTOR_NOT_FOUND no broadcaster in the
    *   tree, or it is restarting; ERR_CALL_TIMEOUT; ERR_RUNTIME_CLOSED.
    */
   broadcast (topic: string, event: string, payload: object, options: BroadcastOptions = {}): Promise<number> {
     if (typeof topic !== 'string' || topic.length === 0) return Promise.reject(new InvalidArgumentError(`topic must be a non-empty string, got ${describeValue(topic)}`))
-    if (typeof event !== 'string' || event.length === 0) return Promise.reject(new InvalidArgumentError(`event must be a non-empty string, got ${describeValue(event)}`))
+    const eventProblem = eventNameProblem(event)
+    if (eventProblem !== null) return Promise.reject(new InvalidArgumentError(`event ${eventProblem}, got ${describeValue(event)}`))
     if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
       return Promise.reject(new InvalidArgumentError(`payload must be a plain object, got ${Array.isArray(payload) ? 'an array' : describeValue(payload)}`))
     }

@@ -49,7 +49,7 @@ export interface ChannelSocket<A extends object = Assigns> {
    * joined until it has the reply), and once the channel is closed or its connection is gone.
    *
    * @throws {InvalidArgumentError} `ERR_INVALID_ARGUMENT` the payload is not a plain object or
-   *   bytes, or cannot be serialised to JSON.
+   *   bytes, or cannot be serialised to JSON, or the event name is reserved (`phx_*`, `chan_reply_*`).
    */
   push(event: string, payload: object | Uint8Array): boolean
 }

@@ -29,7 +29,7 @@ import type {
 } from './events.js'
 import { wireFrame } from './outbound.js'
 import type { LatencySink, OutboundPolicy } from './outbound.js'
-import { encodeBinaryBroadcast, encodeBroadcastBytes } from './serializer.js'
+import { encodeBinaryBroadcast, encodeBroadcastBytes, eventNameProblem } from './serializer.js'
 import type { CompiledRoutes } from './topics.js'
 
 /** Settings of a hub, validated by the endpoint. @internal */
@@ -128,7 +128,8 @@ export class Hub implements ConnectionHub {
    */
   broadcast (topic: string, event: string, payload: object | Uint8Array, ts = 0, remote = false): number {
     if (typeof topic !== 'string' || topic.length === 0) throw new InvalidArgumentError(`topic must be a non-empty string, got ${describe(topic)}`)
-    if (typeof event !== 'string' || event.length === 0) throw new InvalidArgumentError(`event must be a non-empty string, got ${describe(event)}`)
+    const problem = eventNameProblem(event)
+    if (problem !== null) throw new InvalidArgumentError(`event ${problem}, got ${describe(event)}`)
     this.counters.broadcasts++
     const entry = this.#topics.get(topic)
     // Nobody listening: not even serialised. (A bad payload is then not noticed; that is the price.)

@@ -75,6 +75,18 @@ export const CHANNEL_EVENTS = {
   heartbeat: 'heartbeat',
 } as const
 
+/**
+ * Why a server-sent event name would be misread by Phoenix clients, or null when it is fine: `phx_*`
+ * names are the protocol's own (a broadcast `phx_close` makes the official client close the channel
+ * while the server keeps it joined), and `chan_reply_<ref>` is the name the JS client gives replies
+ * internally (one would resolve a pending push). Empty or non-string names are refused too.
+ */
+export function eventNameProblem (event: unknown): string | null {
+  if (typeof event !== 'string' || event.length === 0) return 'must be a non-empty string'
+  if (event.startsWith('phx_') || event.startsWith('chan_reply_')) return 'is reserved by the Phoenix protocol (phx_*, chan_reply_*)'
+  return null
+}
+
 /** The topic the client sends heartbeats on; it names no channel. */
 export const PHOENIX_TOPIC = 'phoenix'
 
@@ -378,7 +390,12 @@ function fieldError (index: number, expected: string, value: unknown, replyTo?: 
 function describeJson (value: unknown): string {
   if (value === null) return 'null'
   const kind = Array.isArray(value) ? 'array' : typeof value
-  return `${kind} ${preview(JSON.stringify(value))}`
+  try {
+    return `${kind} ${preview(JSON.stringify(value))}`
+  } catch {
+    // JSON.parse takes nesting that JSON.stringify's recursion cannot (a RangeError at ~10^4 levels).
+    return `${kind} (too deeply nested to show)`
+  }
 }
 
 function preview (text: string): string {

@@ -72,6 +72,10 @@ t.test('bad frames that carry a ref get an error reply, and the socket stays ope
 
   t.strictSame(await raw.request(['1', '1', 'room:a', 'phx_join', []]),
     reply('1', '1', 'room:a', { reason: 'bad frame', detail: 'frame[4] (payload) must be a JSON object, got array []' }))
+  // Nesting JSON.parse takes but JSON.stringify cannot (describing it overflowed the stack: a 1011 close).
+  const deep = `["1","1b","room:a","phx_join",${'['.repeat(50_000)}${']'.repeat(50_000)}]`
+  t.strictSame(await raw.request(deep),
+    reply('1', '1b', 'room:a', { reason: 'bad frame', detail: 'frame[4] (payload) must be a JSON object, got array (too deeply nested to show)' }))
   t.strictSame(await raw.request(['1', '2', 'room:a', 5, {}]),
     reply('1', '2', 'room:a', { reason: 'bad frame', detail: 'frame[3] (event) must be a string, got number 5' }))
 

@@ -88,6 +88,9 @@ t.test('runtime.broadcast sends straight to a topic and answers how many subscri
 
   await t.rejects(runtime.broadcast('', 'note', {}), { code: 'ERR_INVALID_ARGUMENT', message: 'topic must be a non-empty string, got ""' })
   await t.rejects(runtime.broadcast('user:7', 42 as unknown as string, {}), { code: 'ERR_INVALID_ARGUMENT', message: 'event must be a non-empty string, got number' })
+  // The protocol's own names would be obeyed by the client: phx_close closes its channel while the server keeps it.
+  await t.rejects(runtime.broadcast('user:7', 'phx_close', {}), { code: 'ERR_INVALID_ARGUMENT', message: 'event is reserved by the Phoenix protocol (phx_*, chan_reply_*), got "phx_close"' })
+  await t.rejects(runtime.broadcast('user:7', 'chan_reply_3', {}), { code: 'ERR_INVALID_ARGUMENT', message: /reserved by the Phoenix protocol/ })
   await t.rejects(runtime.broadcast('user:7', 'note', [] as unknown as object), { code: 'ERR_INVALID_ARGUMENT', message: 'payload must be a plain object, got an array' })
   await t.rejects(runtime.broadcast('user:7', 'note', {}, { via: 'source' }), { code: 'ERR_ACTOR_NOT_FOUND', message: /no broadcaster stage named "source" \(broadcasters: broadcaster\)/ })
   await t.rejects(runtime.broadcast('user:7', 'note', { n: 1n } as unknown as object), { code: 'ERR_INVALID_ARGUMENT' }, 'an unserialisable payload is refused by the endpoint')
@@ -110,11 +113,15 @@ t.test('events with no topic, or a payload that cannot be serialised, are droppe
   runtime.push('source', { seq: 2 })
   runtime.push('source', new Uint8Array([1, 2]) as unknown as object, { topic: 'user:3' })
   runtime.push('source', 'not an object', { topic: 'user:3', event: 'msg' })
+  runtime.push('source', { seq: 2.5 }, { topic: 'user:3', event: 'phx_close' })
   runtime.push('source', { seq: 3 }, { topic: 'user:3', event: 'msg' })
+  const events: string[] = []
+  socket.onMessage((m) => { events.push((m as { event: string }).event) })
   await last
-  await waitFor<StageDroppedEvent>(runtime, 'stage:dropped', () => drops.reduce((n, d) => n + d.count, 0) >= 2)
+  await waitFor<StageDroppedEvent>(runtime, 'stage:dropped', () => drops.reduce((n, d) => n + d.count, 0) >= 3)
   t.same(drops.map((d) => [d.stage, d.reason]), drops.map(() => ['broadcaster', 'undeliverable']))
-  t.equal(drops.reduce((n, d) => n + d.count, 0), 2, 'the event with no topic and the string payload')
+  t.equal(drops.reduce((n, d) => n + d.count, 0), 3, 'the event with no topic, the string payload and the reserved event name')
+  t.notOk(events.includes('phx_close'), 'the client never saw a phx_close')
 })
 
 t.test('the broadcaster thread crashes: it is restarted, and the official client reconnects, rejoins and receives', async (t) => {

@@ -11,7 +11,7 @@ import {
   CHANNEL_EVENTS, PHOENIX_TOPIC, decodeBinary, decodeFrame, decodeText,
   encodeBinaryBroadcast, encodeBinaryPush, encodeBinaryReply, encodeBroadcast, encodeBroadcastBytes,
   encodeChannelClose, encodeChannelError, encodeErrorReply, encodeHeartbeatReply, encodeMessage,
-  encodePush, encodeReply,
+  encodePush, encodeReply, eventNameProblem,
 } from '../../lib/channels/serializer.js'
 import type { Message } from '../../lib/channels/serializer.js'
 import { FrameError, InvalidArgumentError, fromWire, toWire } from '../../lib/errors.js'
@@ -436,4 +436,13 @@ t.test('binary encoding refuses a field longer than 255 bytes, as the client doe
   t.throws(() => encodeBinaryReply('1', 'r'.repeat(300), 't', 'ok', new Uint8Array()), { message: 'ref must be at most 255 bytes to fit a binary frame, got 300 bytes' })
   const ok = encodeBinaryBroadcast('é'.repeat(127) + 'a', 'e', new Uint8Array([1]))
   t.equal(ok[1], 255, 'exactly 255 bytes fits')
+})
+
+t.test('event names the Phoenix client reads as its own are refused for server-sent events', async (t) => {
+  for (const name of ['phx_close', 'phx_error', 'phx_reply', 'phx_join', 'chan_reply_7']) {
+    t.equal(eventNameProblem(name), 'is reserved by the Phoenix protocol (phx_*, chan_reply_*)', name)
+  }
+  t.equal(eventNameProblem(''), 'must be a non-empty string')
+  t.equal(eventNameProblem(7), 'must be a non-empty string')
+  for (const name of ['msg', 'phx', 'heartbeat_ok', 'chan_reply']) t.equal(eventNameProblem(name), null, name)
 })

@@ -233,6 +233,7 @@ function table (s: DemoSummary): string {
     ['  dropped', `${fmt(s.dropped)}${s.dropped > 0 ? `  ${JSON.stringify(s.dropped_by_reason)}` : ''}`],
     ['  lost in crashes', fmt(s.lost)],
     ['  unaccounted', `${fmt(s.unaccounted)}${s.queue_shared ? '  (durable queue shared with other servers: per cluster)' : ''}`],
+    ...(s.queue_left !== null ? [['  left in the queue', `${fmt(s.queue_left)}  (waiting in Redis for the group's next reader)`]] as Array<[string, string]> : []),
     ['events/s', fmt(s.events_per_s)],
     ['deliveries expected', `${fmt(s.expected_deliveries)}  (${s.clients} clients, ${s.joined} joins on ${s.topics} topics)`],
     ['  delivered', fmt(s.delivered)],

@@ -51,6 +51,7 @@ import type { FeedEvent, Speed } from './feed.js'
 import { FeedGenerator } from './generator.js'
 import type { GeneratorOptions } from './generator.js'
 import type { ClientsProgress, ClientsSummary } from './protocol.js'
+import { backlogProblem, queueBacklog } from './queue-backlog.js'
 import { Replay, SKIP_REASONS, scanKeys } from './replay.js'
 import type { SkipCounts } from './replay.js'
 import { assignTopics, feedTopic } from './topics.js'
@@ -121,6 +122,13 @@ export interface DemoSummary {
   remote_delivered: number
   /** A durable queue is on with a cluster adapter: servers may read each other's pushes (identities per cluster). */
   queue_shared: boolean
+  /**
+   * With a durable queue: what its group still owed when this run ended (read and not acknowledged,
+   * or not read), waiting in Redis for the next reader; null without a queue or when Redis could not
+   * be asked. Across servers sharing the group, the sums of the summaries hold with the last one's:
+   * Σ pushed = Σ broadcast + Σ dropped + Σ lost + queue_left.
+   */
+  queue_left: number | null
   /** The cluster adapter's counts (null without one). */
   pubsub: { published: number, received: number, dropped: number, missed: number } | null
   restarts: number
@@ -244,6 +252,11 @@ export class DemoRun extends EventEmitter<DemoEvents> {
     const pool = keys.slice(0, Math.max(o.topicsPerClient, Math.min(keys.length, o.clients, 40)))
     const topics = assignTopics(o.clients, { keys: pool, perClient: o.topicsPerClient, seed: o.seed })
 
+    if (o.queue !== undefined) {
+      const backlog = await queueBacklog(o.queue)
+      const problem = backlog === undefined ? null : backlogProblem(o.queue, backlog, o.pubsub !== undefined)
+      if (problem !== null) throw new InvalidArgumentError(problem)
+    }
     const runtime = await start(tree, { baseDir: dirname(o.spec) })
     let clients: DemoClients | undefined
     try {
@@ -392,7 +405,8 @@ export class DemoRun extends EventEmitter<DemoEvents> {
       toClients = await deliveriesTo(runtime, ctx.broadcaster, ctx.runId)
       const final = await clients.stop()
       stats = await broadcasterStats(runtime, ctx.broadcaster)
-      return this.#summary(counts, droppedBy, stats, toClients, final, seconds, ctx.replay)
+      const queueLeft = o.queue === undefined ? undefined : await queueBacklog(o.queue)
+      return this.#summary(counts, droppedBy, stats, toClients, final, seconds, ctx.replay, queueLeft === undefined ? null : queueLeft.pending + queueLeft.unread)
     } finally {
       clearTimeout(durationTimer)
       clearInterval(progress)
@@ -409,6 +423,7 @@ export class DemoRun extends EventEmitter<DemoEvents> {
     clients: ClientsSummary,
     seconds: number,
     replay: Replay | undefined,
+    queueLeft: number | null,
   ): DemoSummary {
     // Deliveries are counted on this run's clients' connections only: others (the page) may join too.
     // A drop there may be of another server's frame (with --pubsub): counted here all the same.
@@ -427,6 +442,7 @@ export class DemoRun extends EventEmitter<DemoEvents> {
       not_published: counts.notPublished,
       remote_delivered: clients.remoteDelivered,
       queue_shared: this.#o.queue !== undefined && this.#o.pubsub !== undefined,
+      queue_left: queueLeft,
       pubsub: stats.pubsub === undefined ? null : { published: stats.pubsub.published, received: stats.pubsub.received, dropped: stats.pubsub.dropped, missed: stats.pubsub.missed },
       restarts: counts.restarts,
       events_per_s: seconds > 0 ? Math.round(counts.pushed / seconds) : 0,
@@ -458,7 +474,8 @@ export function runDemo (options: DemoOptions): Promise<DemoSummary> {
 
 /**
  * Whether a summary shows a fault: anything misrouted, duplicated, malformed, unaccounted or
- * missing, or, without chaos, anything lost. Drops by a configured policy are not faults.
+ * missing, or, without chaos, anything lost; or events Redis did not take (queue or pub/sub) when
+ * the run was given one. Drops by a configured policy are not faults.
  */
 export function demoFailed (summary: DemoSummary, chaos: boolean): string[] {
   const faults: string[] = []
@@ -470,6 +487,11 @@ export function demoFailed (summary: DemoSummary, chaos: boolean): string[] {
   if (summary.missing !== 0 && !summary.queue_shared) faults.push(`${summary.missing} deliveries missing`)
   if (!chaos && summary.lost > 0) faults.push(`${summary.lost} events lost`)
   if (!chaos && !summary.queue_shared && summary.not_broadcast > 0 && summary.dropped === 0) faults.push(`${summary.not_broadcast} deliveries never broadcast`)
+  // Redis trouble is counted, not hidden; but a run that asked for Redis and did without it has
+  // not shown what it was asked to show (a queue at an unreachable URL dropped every event, exit 0).
+  const unqueued = summary.dropped_by_reason.queue_unavailable ?? 0
+  if (unqueued > 0) faults.push(`${unqueued} events not accepted by the durable queue (Redis unreachable?)`)
+  if (summary.not_published > 0) faults.push(`${summary.not_published} events not published to the other servers (Redis unreachable?)`)
   return faults
 }
 

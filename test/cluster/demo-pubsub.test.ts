@@ -5,11 +5,22 @@
 // misrouted or duplicated, and every publish of one server received by the other.
 import t from 'tap'
 import { spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { Redis } from 'ioredis'
 import { fileURLToPath } from 'node:url'
 import type { DemoSummary } from '../../lib/demo/run.js'
 import { REDIS_URL, missingRedis } from './support.js'
 
 const MAIN = fileURLToPath(new URL('../../lib/cli/main.ts', import.meta.url))
+
+/** A demo expected to fail before its summary: its exit code and stderr. */
+function spawnDemo (args: string[]): { code: Promise<number | null>, stderr: Promise<string> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'demo', ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
+  let err = ''
+  child.stderr.on('data', (d: Buffer) => { err += d.toString() })
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve))
+  return { code: exited, stderr: exited.then(() => err) }
+}
 
 function demo (args: string[]): Promise<{ code: number | null, summary: DemoSummary, stderr: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'demo', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
@@ -50,6 +61,38 @@ if (why !== undefined) {
     }
     // What one server published while the other listened arrived there (both ran ~4 s side by side).
     t.ok((a.summary.pubsub?.received ?? 0) > 0 && (b.summary.pubsub?.received ?? 0) > 0, 'each received the other\'s broadcasts')
+  })
+
+  t.test('--queue: a stream holding entries the run did not push is refused; a clean one ends with nothing left in the queue', async (t) => {
+    const stream = `stagewire-test-demo-${randomBytes(4).toString('hex')}`
+    const redis = new Redis(REDIS_URL)
+    t.teardown(async () => { await redis.del(stream); redis.disconnect() })
+    const queue = (group: string): string[] => ['--queue', `${REDIS_URL.replace(/^redis:/, 'redis-streams:')}/${stream}?group=${group}`, '--port', '0', '--duration', '2', '--clients', '3', '--rate', '300', '--json']
+
+    const clean = await demo(queue('first'))
+    t.equal(clean.code, 0, `a clean stream runs${clean.code === 0 ? '' : `: ${clean.stderr}`}`)
+    t.ok(clean.summary.pushed > 0)
+    t.equal(clean.summary.queue_left, 0, 'every entry acknowledged')
+    t.equal(clean.summary.unaccounted, 0)
+
+    // A new group reads the stream from its beginning: the first run's entries would be broadcast again.
+    const fresh = spawnDemo(queue('second'))
+    t.equal(await fresh.code, 1)
+    t.match(await fresh.stderr, `stream "${stream}" already holds ${clean.summary.pushed} entries, and group "second" is new`)
+    // A group left with entries goes on with them.
+    await redis.xadd(stream, '*', 'e', 'left over')
+    const reused = spawnDemo(queue('first'))
+    t.equal(await reused.code, 1)
+    t.match(await reused.stderr, /1 entries group "first" has not taken from an earlier run \(1 unread, 0 read and not acknowledged\)/)
+  })
+
+  t.test('--queue at a Redis that does not answer: the events are counted as not accepted, and the run fails', async (t) => {
+    const run = await demo(['--queue', 'redis-streams://127.0.0.1:1/nowhere?group=g', '--port', '0', '--duration', '2', '--clients', '2', '--rate', '200', '--json'])
+    t.equal(run.code, 1)
+    t.ok(run.summary.pushed > 0)
+    t.equal(run.summary.dropped_by_reason.queue_unavailable, run.summary.pushed, 'every push refused by the queue, counted')
+    t.equal(run.summary.queue_left, null, 'the queue could not be asked')
+    t.match(run.stderr, `FAILED: ${run.summary.pushed} events not accepted by the durable queue (Redis unreachable?)`)
   })
 
   t.test('--queue and --pubsub flags are checked', async (t) => {

@@ -239,7 +239,11 @@ export class DemoRun extends EventEmitter<DemoEvents> {
         if (err instanceof Error && !err.message.includes(o.replay.file)) err.message = `${o.replay.file}: ${err.message}`
         throw err
       }
-      if (scan.keys.length === 0) throw new InvalidArgumentError(`${o.replay.file}: no line has a usable key "${o.replay.key}"${o.replay.time !== undefined ? ` and time "${o.replay.time}"` : ''} (${scan.lines} lines read)`)
+      if (scan.keys.length === 0) {
+        // Say which of the two was missing: lines with a key and no time used to read as "no usable key".
+        const skipped = Object.entries(scan.skipped).filter(([, n]) => n > 0).map(([why, n]) => `${why} ${n}`).join(', ')
+        throw new InvalidArgumentError(`${o.replay.file}: no line has both a usable key "${o.replay.key}" and a time (field "${o.replay.time ?? 'time'}" or a "<unix-seconds>: " prefix); ${scan.lines} lines read${skipped === '' ? '' : `, skipped: ${skipped}`}`)
+      }
       keys = scan.keys.map((k) => k.key)
       replay = new Replay(o.replay.file, { key: o.replay.key, time: o.replay.time, speed: o.speed, signal: stopFeed.signal })
       feed = replay

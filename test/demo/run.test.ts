@@ -2,7 +2,9 @@
 // Each real recording is replayed at max speed and the test computes the expected deliveries
 // itself (its own reading of the file, not lib/demo/replay), from the recording and the clients'
 // joins; then the chaos run, whose counts must add up, and bad options.
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { gunzipSync } from 'node:zlib'
 import { Socket } from 'phoenix'
@@ -142,4 +144,13 @@ t.test('bad options are refused before anything starts', async (t) => {
   t.throws(() => new DemoRun({ spec: SPEC, port: 70000 }), { code: 'ERR_INVALID_ARGUMENT', message: /options\.port/ })
   await t.rejects(new DemoRun({ spec: SPEC, port: 0, replay: { file: '/nonexistent/recording.ndjson', key: 'k' } }).run(), { code: 'ENOENT' })
   await t.rejects(new DemoRun({ spec: fileURLToPath(new URL('../../examples/tree.json', import.meta.url)), port: 0 }).run(), { message: /needs a tree with a producer stage/ })
+  // Keys but no times: the message names the time as missing, not the key.
+  const dir = mkdtempSync(join(tmpdir(), 'stagewire-demo-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const noTime = join(dir, 'no-time.ndjson')
+  writeFileSync(noTime, '{"k":"a"}\n{"k":"b"}\n')
+  await t.rejects(new DemoRun({ spec: SPEC, port: 0, replay: { file: noTime, key: 'k' } }).run(), {
+    code: 'ERR_INVALID_ARGUMENT',
+    message: `${noTime}: no line has both a usable key "k" and a time (field "time" or a "<unix-seconds>: " prefix); 2 lines read, skipped: no_time 2`,
+  })
 })

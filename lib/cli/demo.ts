@@ -249,7 +249,7 @@ function table (s: DemoSummary): string {
         ] as Array<[string, string]>
       : []),
     ['duplicates', fmt(s.duplicates)],
-    ['latency push→client', `p50 ${ms(s.latency_ms.p50)}  p90 ${ms(s.latency_ms.p90)}  p99 ${ms(s.latency_ms.p99)}  max ${ms(s.latency_ms.max)}`],
+    ['latency push→client', `p50 ${ms(s.latency_ms.p50)}  p90 ${ms(s.latency_ms.p90)}  p99 ${ms(s.latency_ms.p99)}  max ${ms(s.latency_ms.max)}${s.latency_negative > 0 ? `  (${fmt(s.latency_negative)} received before pushed, by the clocks: counted as 1 µs)` : ''}`],
     ['restarts', `${s.restarts}${s.chaos.kills > 0 ? `  (chaos kills: ${s.chaos.kills})` : ''}`],
   ]
   const skipped = Object.entries(s.skipped).filter(([, n]) => n > 0)

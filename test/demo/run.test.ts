@@ -69,6 +69,7 @@ t.test('built-in feed: every delivery accounted for, summary fields present', as
   t.equal(summary.misrouted, 0)
   t.equal(summary.duplicates, 0)
   t.equal(summary.missing, 0)
+  t.equal(summary.latency_negative, 0, 'one machine, one clock: no delivery received before it was pushed')
   t.same(demoFailed(summary, false), [])
 })
 

@@ -14,7 +14,9 @@
  * ```
  *
  * The child entry (workers/bench-child.ts) runs one contender once and prints one line
- * `RESULT {json}`, with the process's CPU time and peak RSS added (see {@link processFigures}).
+ * `RESULT {json}`, with the process's CPU time and peak RSS added (see {@link processFigures}), or,
+ * when the run throws, one line `ERROR {json}` ({@link ChildError}) and exits 1: the parent throws
+ * a {@link ContenderError} saying what failed on one line.
  * @internal
  */
 import { spawn } from 'node:child_process'
@@ -51,6 +53,47 @@ export interface ChildSettings {
   args?: string[]
   /** Write each child's CPU profiles (every thread's) under this folder, one sub-folder per run. */
   profileDir?: string
+  /** Environment variables set for the children (on top of this process's). */
+  env?: Record<string, string>
+}
+
+/** What a child prints (`ERROR {json}`) when its run throws. */
+export interface ChildError {
+  name: string
+  message: string
+  /** A stagewire error's code (`ERR_SPEC_INVALID`...). */
+  code?: string
+  /** A stagewire error: the message says it all, no stack needed. */
+  known: boolean
+}
+
+/** A contender's run failed; `message` is one line, `detail` the child's stderr (the stack) for an unexpected failure. */
+export class ContenderError extends Error {
+  readonly contender: string
+  readonly code: string | undefined
+  readonly known: boolean
+  readonly detail: string
+  constructor (contender: string, message: string, options: { code?: string | undefined, known: boolean, detail: string }) {
+    super(message)
+    this.name = 'ContenderError'
+    this.contender = contender
+    this.code = options.code
+    this.known = options.known
+    this.detail = options.detail
+  }
+}
+
+/** The line a child prints when its run throws (see {@link ChildError}). */
+export function errorLine (err: unknown, known: boolean): string {
+  const e = err instanceof Error ? err : undefined
+  const code = (e as { code?: unknown } | undefined)?.code
+  const line: ChildError = {
+    name: e?.name ?? 'Error',
+    message: e?.message ?? String(err),
+    ...(typeof code === 'string' ? { code } : {}),
+    known,
+  }
+  return `ERROR ${JSON.stringify(line)}\n`
 }
 
 /** Runs contender `name` in a child process and returns what it printed. */
@@ -64,17 +107,41 @@ export async function runChild (file: string, name: string, options: unknown, se
     profile.push('--cpu-prof', `--cpu-prof-dir=${dir}`)
   }
   const args = [...(path.endsWith('.ts') ? ['--import', 'tsx'] : []), '--expose-gc', ...profile, path, ...(settings.args ?? []), '--child', name, '--options', JSON.stringify(options)]
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  const env = settings.env !== undefined ? { ...process.env, ...settings.env } : process.env
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env })
   let out = ''
   let err = ''
   child.stdout.on('data', (d: Buffer) => { out += d.toString() })
   child.stderr.on('data', (d: Buffer) => { err += d.toString() })
-  const timer = setTimeout(() => child.kill('SIGKILL'), settings.timeoutMs ?? 120_000)
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+  const timeoutMs = settings.timeoutMs ?? 120_000
+  let timedOut = false
+  const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL') }, timeoutMs)
+  const ended = new Promise<void>((resolve) => child.stdout.once('end', resolve))
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('exit', (c, s) => resolve([c, s])))
   clearTimeout(timer)
-  const line = out.split('\n').find((l) => l.startsWith('RESULT '))
-  if (code !== 0 || line === undefined) throw new Error(`contender ${name} failed (exit ${String(code)}): ${err.slice(-2000)}`)
-  return JSON.parse(line.slice(7)) as RunResult
+  // What the child wrote last may still be in the pipe; a process it started may hold the pipe open.
+  let grace: NodeJS.Timeout | undefined
+  await Promise.race([ended, new Promise<void>((resolve) => { grace = setTimeout(resolve, 500) })])
+  clearTimeout(grace)
+  const lines = out.split('\n')
+  const line = lines.find((l) => l.startsWith('RESULT '))
+  if (code === 0 && line !== undefined) return JSON.parse(line.slice(7)) as RunResult
+  const detail = err.slice(-2000).trimEnd()
+  const thrown = lines.find((l) => l.startsWith('ERROR '))
+  if (thrown !== undefined) {
+    const e = JSON.parse(thrown.slice(6)) as ChildError
+    const message = e.known ? e.message : `${e.name}: ${e.message}`
+    throw new ContenderError(name, `contender ${name} failed: ${oneLine(message)}`, { code: e.code, known: e.known, detail })
+  }
+  const how = timedOut
+    ? `was stopped after ${timeoutMs / 1000} s (time limit)`
+    : code === 0 ? 'printed no result' : `failed (${signal !== null ? `killed by ${signal}` : `exit ${String(code)}`})`
+  throw new ContenderError(name, `contender ${name} ${how}`, { known: false, detail })
+}
+
+/** Newlines of a message folded, so that it prints on one line. */
+function oneLine (text: string): string {
+  return text.trim().replace(/\s*\n\s*/g, ' | ')
 }
 
 /**

@@ -10,11 +10,17 @@
  * queued (max), push → stage latency (p50, p99; since the start), dropped and lost. Figures are
  * flat keys `stage.<id>.<figure>`. Then the feed stops and the run waits until no stage holds an
  * event, so that `pushed` can be compared with what the producer received and what was dropped.
+ *
+ * The parent gives the runs a random secret for every endpoint whose `secretEnv` is not set
+ * ({@link generatedSecrets}).
  * @internal
  */
+import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { Replay } from '../demo/replay.js'
 import { FeedGenerator } from '../demo/generator.js'
 import type { FeedEvent } from '../demo/feed.js'
+import { InvalidArgumentError, SpecError } from '../errors.js'
 import { start } from '../runtime.js'
 import type { StageInfo } from '../stage/wiring.js'
 import { HeapWatch, sleep } from './common.js'
@@ -50,8 +56,11 @@ async function specRun (o: SpecOptions): Promise<RunResult> {
     const heap = new HeapWatch(rt)
     const stages = (): StageInfo[] => rt.stages()
     const producer = o.producer ?? stages().find((s) => s.kind === 'producer')?.id
-    if (producer === undefined) throw new Error(`${o.spec}: the tree has no producer stage to push into`)
-    if (!stages().some((s) => s.id === producer && s.kind === 'producer')) throw new Error(`${o.spec}: no producer stage "${producer}"`)
+    if (producer === undefined) throw new SpecError(`${o.spec}: the tree has no producer stage to push into`)
+    if (!stages().some((s) => s.id === producer && s.kind === 'producer')) {
+      const producers = stages().filter((s) => s.kind === 'producer').map((s) => s.id)
+      throw new InvalidArgumentError(`--producer: ${o.spec} has no producer stage ${JSON.stringify(producer)} (its producers: ${producers.join(', ')})`)
+    }
     const speed = o.rate === 'max' ? 'max' as const : 1
     const source: AsyncIterable<FeedEvent> = o.replay !== undefined
       ? new Replay(o.replay.file, { key: o.replay.key, ...(o.replay.time !== undefined ? { time: o.replay.time } : {}), speed: o.rate === 'max' ? 'max' : 1, loop: true, signal: controller.signal })
@@ -144,6 +153,32 @@ function add (g: Gauge, v: number): void {
   g.sum += v
   g.n++
   if (v > g.max) g.max = v
+}
+
+/**
+ * A random secret for every endpoint of the tree whose `secretEnv` names a variable that is not
+ * set (or empty), as `stagewire demo` does: the bench has no client that needs to know the secret,
+ * and the tree would not start without one. Returns the variables to set for the runs.
+ */
+export function generatedSecrets (specFile: string, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  let tree: unknown
+  try {
+    tree = JSON.parse(readFileSync(specFile, 'utf8'))
+  } catch {
+    return {} // the run says what is wrong with the file
+  }
+  const out: Record<string, string> = {}
+  const walk = (value: unknown, key: string): void => {
+    if (Array.isArray(value)) {
+      for (const v of value) walk(v, '')
+    } else if (typeof value === 'object' && value !== null) {
+      const name = (value as { secretEnv?: unknown }).secretEnv
+      if (key === 'endpoint' && typeof name === 'string' && name !== '' && (env[name] ?? '') === '') out[name] = randomBytes(32).toString('base64url')
+      for (const [k, v] of Object.entries(value)) walk(v, k)
+    }
+  }
+  walk(tree, '')
+  return out
 }
 
 /** Runs the tree once (in the child process). */

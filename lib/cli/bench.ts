@@ -3,7 +3,9 @@
  * in fresh processes, alternating round by round (lib/bench/harness.ts), a progress bar on stderr
  * while it runs on a terminal (a line per run otherwise), a table at the end (stdout) and, with
  * `--json`, one JSON object on stdout's last line. Exit code: 0; 1 when a run failed or its counts
- * do not add up; 2 for bad flags.
+ * do not add up; 2 for bad flags (an unusable --profile folder included). A failure is one line on
+ * stderr (a contender's stack follows only for an unexpected error) and, with `--json`, the JSON
+ * line is `{ scenario, exitCode, error: { message, code, contender } }`.
  *
  * benchmarks/<scenario>.bench.ts run this same code (`benchCommand([scenario, ...argv])`).
  */
@@ -11,13 +13,15 @@ import { existsSync, readdirSync } from 'node:fs'
 import { availableParallelism, cpus, loadavg } from 'node:os'
 import { relative, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { alternate, rate, runChild } from '../bench/harness.js'
+import { ContenderError, alternate, rate, runChild } from '../bench/harness.js'
 import type { ChildSettings, RunResult, Summary } from '../bench/harness.js'
 import { E2E_CONTENDERS, GENSTAGE } from '../bench/e2e.js'
 import type { E2eOptions } from '../bench/e2e.js'
 import { availableContenders } from '../bench/fanout.js'
 import type { FanoutOptions } from '../bench/fanout.js'
 import { SPARE_FDS, openFileLimit, placement } from '../bench/fanout/affinity.js'
+import { targets as fanoutTargets, tableLines as fanoutTables, ratios as fanoutRatios } from '../bench/fanout/report.js'
+import type { SizeResult } from '../bench/fanout/report.js'
 import { isContender } from '../bench/fanout/server.js'
 import { PIPELINE_BASELINE, PIPELINE_CONTENDERS } from '../bench/pipeline.js'
 import type { PipelineOptions } from '../bench/pipeline.js'
@@ -25,10 +29,9 @@ import { PUSH_BASELINE, PUSH_CONTENDERS } from '../bench/push.js'
 import type { PushOptions } from '../bench/push.js'
 import { SCENARIOS, isScenario } from '../bench/scenarios.js'
 import type { ScenarioName } from '../bench/scenarios.js'
-import { SPEC_CONTENDERS } from '../bench/spec.js'
+import { ProfileDirError, makeProfileDir, removeCreated } from '../bench/profile-dir.js'
+import { SPEC_CONTENDERS, generatedSecrets } from '../bench/spec.js'
 import type { SpecOptions } from '../bench/spec.js'
-import { goals as fanoutGoals, printTables as printFanout, ratios as fanoutRatios } from './bench-fanout-report.js'
-import type { SizeResult } from './bench-fanout-report.js'
 
 export const BENCH_USAGE = `usage: stagewire bench <scenario> [options]
 
@@ -54,9 +57,11 @@ every scenario:
   --rounds N           measured rounds per contender (default 3)
   --seconds S          measured window of a round (default 3)
   --warmup S           warm-up before the window (default 1; fanout: isolated broadcasts, default 5)
-  --json               one JSON object on the last line of stdout
+  --json               one JSON object on the last line of stdout; when the bench fails (exit 1
+                       or 2) it is {"scenario", "exitCode", "error": {"message", "code", "contender"}}
   --profile [DIR]      write a .cpuprofile of every thread of every run under DIR
-                       (default ./stagewire-profiles/<scenario>-<time>) and print where
+                       (default ./stagewire-profiles/<scenario>-<time>) and print where; DIR is
+                       created before the first run (a folder that cannot be made is a bad flag)
 pipeline:  --max-demand N (1000)  --codec shape|msgpack|clone (shape)
 push:      --batch N pushes per tick (1000)  --codec
 fanout:    --clients N[,N...] (1000,10000)  --contenders stagewire,socket.io,plain-ws
@@ -64,16 +69,21 @@ fanout:    --clients N[,N...] (1000,10000)  --contenders stagewire,socket.io,pla
            --concurrency N (200)
 e2e:       --rate N events/s (100000)  --topics N (1000)  --clients N (1000)  --max-demand N (10)
            --no-sockets (deliver to in-process subscribers)  --slo-ms MS (50)
-           --search-steps N probes of the highest rate under the SLO (6; 0: no search)
-           --search-seconds S per probe (2)
+           --search-steps N probes of the highest rate under the SLO (6; 0: no search,
+           and "search": null in the JSON)  --search-seconds S per probe (2)
 spec FILE: --replay FILE --key FIELD [--time FIELD] (default: the built-in market-data feed)
            --rate N|max (max; with --replay: max|recorded)  --keys N (20)
            --producer ID (the tree's first producer)
+           an endpoint whose secretEnv variable (e.g. STAGEWIRE_SECRET) is not set gets a random
+           secret for the runs: no client of the bench needs to know it
+
+exit code: 0; 1 when a run failed or a count does not add up; 2 for bad flags. A failure is one line
+on stderr (a contender's stack follows only for an unexpected error, not for an invalid spec)
 `
 
 const CHILD = new URL(`../../workers/bench-child.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url).href
 
-/** A goal of the issue, judged on this run. */
+/** A target of the issue, judged on this run. */
 interface Target { target: string, measured: string, met: boolean }
 
 /** What events went in and came out of one contender's runs, added up. */
@@ -142,24 +152,31 @@ const FLAGS: Record<ScenarioName, Flag[]> = {
 
 type Values = Partial<Record<Flag, string | boolean>>
 
-/** An integer flag within [min, max]. */
-function int (values: Values, flag: Flag, fallback: number, min: number, max: number): number {
+/** An integer flag within [min, max]; `unit` (events/s, milliseconds...) goes into the message. */
+function int (values: Values, flag: Flag, fallback: number, min: number, max: number, unit = ''): number {
   const raw = values[flag]
   if (raw === undefined) return fallback
   const n = Number(raw)
-  if (typeof raw !== 'string' || !/^\d+$/.test(raw) || n < min || n > max) throw new FlagError(`--${flag} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`)
+  if (typeof raw !== 'string' || !/^\d+$/.test(raw) || n < min || n > max) {
+    throw new FlagError(`--${flag} must be an integer from ${min} to ${max}${unit === '' ? '' : ` ${unit}`}, got ${JSON.stringify(raw)}`)
+  }
+  return n
+}
+
+/** A number of `unit` in (0, max] (or [0, max] with `zero`). */
+function number (values: Values, flag: Flag, fallback: number, max: number, unit: 'seconds' | 'milliseconds', zero = false): number {
+  const raw = values[flag]
+  if (raw === undefined) return fallback
+  const n = Number(raw)
+  if (typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(n) || n > max || (zero ? n < 0 : n <= 0)) {
+    throw new FlagError(`--${flag} must be a number of ${unit} ${zero ? 'from 0' : 'above 0'} to ${max}, got ${JSON.stringify(raw)}`)
+  }
   return n
 }
 
 /** A number of seconds in (0, max] (or [0, max] with `zero`). */
 function seconds (values: Values, flag: Flag, fallback: number, max: number, zero = false): number {
-  const raw = values[flag]
-  if (raw === undefined) return fallback
-  const n = Number(raw)
-  if (typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(n) || n > max || (zero ? n < 0 : n <= 0)) {
-    throw new FlagError(`--${flag} must be a number of seconds ${zero ? 'from 0' : 'above 0'} to ${max}, got ${JSON.stringify(raw)}`)
-  }
-  return n
+  return number(values, flag, fallback, max, 'seconds', zero)
 }
 
 function codec (values: Values): string {
@@ -235,7 +252,7 @@ const fig = (s: Summary | undefined, key: string): number => s?.extra[key] ?? Nu
 
 async function pipelineScenario (values: Values, rounds: number, settings: ChildSettings): Promise<Outcome> {
   const options: PipelineOptions = {
-    maxDemand: int(values, 'max-demand', 1000, 1, 1_000_000),
+    maxDemand: int(values, 'max-demand', 1000, 1, 1_000_000, 'events'),
     seconds: seconds(values, 'seconds', 3, 3600),
     warmup: seconds(values, 'warmup', 1, 3600, true),
     codec: codec(values),
@@ -269,7 +286,7 @@ async function pipelineScenario (values: Values, rounds: number, settings: Child
 
 async function pushScenario (values: Values, rounds: number, settings: ChildSettings): Promise<Outcome> {
   const options: PushOptions = {
-    batch: int(values, 'batch', 1000, 1, 1_000_000),
+    batch: int(values, 'batch', 1000, 1, 1_000_000, 'pushes per tick'),
     seconds: seconds(values, 'seconds', 3, 3600),
     warmup: seconds(values, 'warmup', 1, 3600, true),
     codec: codec(values),
@@ -307,14 +324,14 @@ async function fanoutScenario (values: Values, rounds: number, settings: ChildSe
   }
   const where = placement()
   const plan: Omit<FanoutOptions, 'clients'> = {
-    paced: int(values, 'paced', 50, 2, 100_000),
-    intervalMs: int(values, 'interval', 100, 1, 60_000),
-    isolated: int(values, 'isolated', 30, 1, 100_000),
-    gapMs: int(values, 'gap', 20, 0, 60_000),
-    warmup: int(values, 'warmup', 5, 0, 100_000),
-    seconds: int(values, 'seconds', 3, 1, 3600),
-    window: int(values, 'window', 4, 1, 1000),
-    concurrency: int(values, 'concurrency', 200, 1, 10_000),
+    paced: int(values, 'paced', 50, 2, 100_000, 'broadcasts'),
+    intervalMs: int(values, 'interval', 100, 1, 60_000, 'milliseconds'),
+    isolated: int(values, 'isolated', 30, 1, 100_000, 'broadcasts'),
+    gapMs: int(values, 'gap', 20, 0, 60_000, 'milliseconds'),
+    warmup: int(values, 'warmup', 5, 0, 100_000, 'isolated broadcasts (fanout\'s warm-up is a count)'),
+    seconds: int(values, 'seconds', 3, 1, 3600, 'seconds'),
+    window: int(values, 'window', 4, 1, 1000, 'broadcasts in flight'),
+    concurrency: int(values, 'concurrency', 200, 1, 10_000, 'clients joining at once'),
     pin: where.pin,
   }
   const limit = openFileLimit()
@@ -349,10 +366,10 @@ async function fanoutScenario (values: Values, rounds: number, settings: ChildSe
     baseline: names.includes('plain-ws') ? 'plain-ws' : undefined,
     columns: [],
     counts,
-    targets: fanoutGoals(results).map((g) => ({ target: g.goal, measured: g.measured, met: g.met })),
+    targets: fanoutTargets(results),
     notes: [`one broadcast to every client of one topic, ${sizes.join(' and ')} clients`, ...available.missing.map((m) => `left out: ${m}`)],
     more: { sizes: results.map((size) => ({ clients: size.clients, contenders: size.summaries, ratios: fanoutRatios(size) })), placement: where.note },
-    print: () => printFanout(results, info),
+    print: () => { for (const line of fanoutTables(results, info)) console.log(line) },
   }
 }
 
@@ -376,16 +393,16 @@ function holds (run: RunResult, rate: number, perEvent: number, sloMs: number): 
 async function e2eScenario (values: Values, rounds: number, settings: ChildSettings): Promise<Outcome> {
   const sockets = values['no-sockets'] !== true
   const options: E2eOptions = {
-    rate: int(values, 'rate', 100_000, 1, 10_000_000),
-    topics: int(values, 'topics', 1000, 1, 1_000_000),
-    clients: int(values, 'clients', 1000, 1, sockets ? 10_000 : 1_000_000),
-    maxDemand: int(values, 'max-demand', 10, 1, 1_000_000),
+    rate: int(values, 'rate', 100_000, 1, 10_000_000, 'events/s'),
+    topics: int(values, 'topics', 1000, 1, 1_000_000, 'topics'),
+    clients: int(values, 'clients', 1000, 1, sockets ? 10_000 : 1_000_000, sockets ? 'clients' : 'subscribers'),
+    maxDemand: int(values, 'max-demand', 10, 1, 1_000_000, 'events'),
     sockets,
     seconds: seconds(values, 'seconds', 3, 3600),
     warmup: seconds(values, 'warmup', 1, 3600, true),
   }
-  const sloMs = seconds(values, 'slo-ms', 50, 3_600_000) // a positive number, like seconds
-  const steps = int(values, 'search-steps', 6, 0, 30)
+  const sloMs = number(values, 'slo-ms', 50, 3_600_000, 'milliseconds')
+  const steps = int(values, 'search-steps', 6, 0, 30, 'probes')
   const probeSeconds = seconds(values, 'search-seconds', 2, 3600)
   const summaries = await alternate(CHILD, [...E2E_CONTENDERS], options, rounds, progress('e2e'), 300_000, settings)
   const perEvent = options.clients / options.topics
@@ -400,7 +417,7 @@ async function e2eScenario (values: Values, rounds: number, settings: ChildSetti
     else hi = options.rate
   }
   const tell = progress('e2e search')
-  for (let k = 0; k < steps; k++) {
+  for (let k = 0; k < steps; k++) { // --search-steps 0: no search
     const r = Math.round(hi === Number.POSITIVE_INFINITY ? lo * 2 : lo === 0 ? hi / 2 : (lo + hi) / 2)
     if (r <= lo || r >= hi || r < 1) break
     tell(k, steps, `${r} events/s`)
@@ -410,7 +427,7 @@ async function e2eScenario (values: Values, rounds: number, settings: ChildSetti
     if (verdict.holds) lo = r
     else hi = r
   }
-  tell(steps, steps, '')
+  if (steps > 0) tell(steps, steps, '')
   const max = summaries.find((s) => s.name === 'stagewire-max')
   const sustained = max?.median ?? Number.NaN
   const p99 = fig(atRate, 'latency_p99_ms')
@@ -433,10 +450,15 @@ async function e2eScenario (values: Values, rounds: number, settings: ChildSetti
         `(${perEvent.toFixed(2)} deliveries per event); consumer_supervisor at maxDemand ${options.maxDemand}, tasks in its thread`,
       'stagewire-rate pushes at --rate; stagewire-max as fast as the pipeline takes (closed loop)',
       `latency over the window, push → receipt on one clock, timed ${sockets ? 'in the clients\' process' : 'by each subscriber'}`,
-      `highest rate holding p99 under ${sloMs} ms (and keeping up): ${lo === 0 ? 'none of the rates tried' : `${lo} events/s`}${hi !== Number.POSITIVE_INFINITY ? ` (${hi} did not hold)` : ' (the search stopped before it failed)'}`,
-      ...probes.map((p) => `  probe ${p.rate}/s: ${p.holds ? 'holds' : 'fails'}, ${p.why}`),
+      ...(steps === 0
+        ? []
+        : [
+            `highest rate holding p99 under ${sloMs} ms (and keeping up): ${lo === 0 ? 'none of the rates tried' : `${lo} events/s`}${hi !== Number.POSITIVE_INFINITY ? ` (${hi} did not hold)` : ' (the search stopped before it failed)'}`,
+            ...probes.map((p) => `  probe ${p.rate}/s: ${p.holds ? 'holds' : 'fails'}, ${p.why}`),
+          ]),
     ],
-    more: { search: { sloMs, maxRateUnderSlo: lo, failedAt: hi === Number.POSITIVE_INFINITY ? null : hi, probes }, genstage: GENSTAGE },
+    // --search-steps 0: no search, and `search: null` in the JSON.
+    more: { search: steps === 0 ? null : { sloMs, maxRateUnderSlo: lo, failedAt: hi === Number.POSITIVE_INFINITY ? null : hi, probes }, genstage: GENSTAGE },
   }
 }
 
@@ -474,14 +496,17 @@ async function specScenario (file: string, values: Values, rounds: number, setti
   if (values.replay === undefined && rawRate === 'recorded') throw new FlagError('--rate recorded is for --replay')
   const options: SpecOptions = {
     spec,
-    rate: rawRate === 'max' || rawRate === 'recorded' ? rawRate : int(values, 'rate', 1000, 1, 10_000_000),
-    keys: int(values, 'keys', 20, 1, 10_000),
+    rate: rawRate === 'max' || rawRate === 'recorded' ? rawRate : int(values, 'rate', 1000, 1, 10_000_000, 'events/s (or max)'),
+    keys: int(values, 'keys', 20, 1, 10_000, 'keys'),
     seconds: seconds(values, 'seconds', 3, 3600),
     warmup: seconds(values, 'warmup', 1, 3600, true),
     ...(typeof values.producer === 'string' ? { producer: values.producer } : {}),
     ...(typeof values.replay === 'string' ? { replay: { file: resolve(values.replay), key: values.key as string, ...(typeof values.time === 'string' ? { time: values.time } : {}) } } : {}),
   }
-  const summaries = await alternate(CHILD, [...SPEC_CONTENDERS], options, rounds, progress('spec'), 300_000, settings)
+  // An endpoint's secretEnv that is not set: a random secret for the runs (no client of the bench needs it).
+  const secrets = generatedSecrets(spec)
+  const generated = Object.keys(secrets)
+  const summaries = await alternate(CHILD, [...SPEC_CONTENDERS], options, rounds, progress('spec'), 300_000, { ...settings, env: { ...settings.env, ...secrets } })
   const counts = countRuns(summaries, 'pushed', (r) => r.extra?.received_by_producer ?? 0)
   const stages = new Set<string>()
   for (const s of summaries) for (const key of Object.keys(s.extra)) if (key.startsWith('stage.')) stages.add(key.split('.')[1] as string)
@@ -494,7 +519,10 @@ async function specScenario (file: string, values: Values, rounds: number, setti
     columns: [],
     counts,
     targets: [],
-    notes: [`${relative(process.cwd(), spec)} fed by ${options.replay !== undefined ? `a replay of ${options.replay.file}` : `the built-in feed (${options.keys} keys)`} at ${options.rate === 'max' ? 'the fastest rate the tree takes' : options.rate === 'recorded' ? 'the recorded pace' : `${options.rate} events/s`}`],
+    notes: [
+      `${relative(process.cwd(), spec)} fed by ${options.replay !== undefined ? `a replay of ${options.replay.file}` : `the built-in feed (${options.keys} keys)`} at ${options.rate === 'max' ? 'the fastest rate the tree takes' : options.rate === 'recorded' ? 'the recorded pace' : `${options.rate} events/s`}`,
+      ...(generated.length > 0 ? [`${generated.join(', ')} not set: the runs used a random secret`] : []),
+    ],
     more: { stages: [...stages] },
     print: () => printStages(summaries, [...stages]),
   }
@@ -552,7 +580,7 @@ function printOutcome (scenario: string, o: Outcome, machine: Machine): void {
   for (const note of o.notes.slice(1)) console.log(note)
   console.log('counts (every run added up):')
   for (const [name, c] of Object.entries(o.counts)) console.log(`  ${name}: ${c.in} in, ${c.out} out${c.balanced ? '' : `  DO NOT ADD UP (${c.in - c.out})`}`)
-  if (o.targets.length > 0 && scenario !== 'fanout') { // fan-out's tables end with its goals
+  if (o.targets.length > 0) {
     console.log('targets:')
     for (const t of o.targets) console.log(`  ${t.met ? 'met   ' : 'MISSED'}  ${t.target}: ${t.measured}`)
   }
@@ -560,18 +588,42 @@ function printOutcome (scenario: string, o: Outcome, machine: Machine): void {
 
 interface Machine { date: string, node: string, cores: number, cpu: string, load: [number, number] }
 
+/** How a failed bench ends: one line on stderr and, with --json, a JSON object on stdout's last line. */
+function failure (json: boolean, scenario: string | null, exitCode: 1 | 2, message: string, more: { code?: string | undefined, contender?: string, detail?: string } = {}): 1 | 2 {
+  // End a progress bar left on the terminal's last line.
+  if (process.stderr.isTTY === true) process.stderr.write('\r\x1b[2K')
+  process.stderr.write(`stagewire bench${scenario !== null && exitCode === 1 ? ` ${scenario}` : ''}: ${message}\n`)
+  if (more.detail !== undefined && more.detail !== '') process.stderr.write(`${more.detail.replace(/^/gm, '  ')}\n`)
+  if (json) {
+    const error = { message, code: more.code ?? null, contender: more.contender ?? null }
+    process.stdout.write(`${JSON.stringify({ scenario, exitCode, error })}\n`)
+  }
+  return exitCode
+}
+
 /** `stagewire bench ...`; returns the exit code. */
 export async function benchCommand (argv: string[]): Promise<number> {
   const parsed = parseBenchArgs(argv)
   if (typeof parsed === 'string') {
-    process.stderr.write(`stagewire bench: ${parsed}\n`)
-    return 2
+    const scenario = argv.find((a) => !a.startsWith('-'))
+    return failure(argv.includes('--json'), scenario !== undefined && isScenario(scenario) ? scenario : null, 2, parsed)
   }
   const { scenario, file, values, profileDir } = parsed
+  const json = values.json === true
+  // The profile folder, before anything runs: an unusable one is a bad flag.
+  let createdDirs: string[] = []
+  if (profileDir !== undefined) {
+    try {
+      createdDirs = makeProfileDir(profileDir)
+    } catch (err) {
+      if (!(err instanceof ProfileDirError)) throw err
+      return failure(json, scenario, 2, `--profile ${profileDir}: ${err.message}`)
+    }
+  }
   const loadAtStart = loadavg()[0] as number
   let outcome: Outcome
   try {
-    const rounds = int(values, 'rounds', 3, 1, 1000)
+    const rounds = int(values, 'rounds', 3, 1, 1000, 'rounds')
     const settings: ChildSettings = { args: ['--scenario', scenario], ...(profileDir !== undefined ? { profileDir } : {}) }
     switch (scenario) {
       case 'pipeline': outcome = await pipelineScenario(values, rounds, settings); break
@@ -583,11 +635,15 @@ export async function benchCommand (argv: string[]): Promise<number> {
     }
   } catch (err) {
     if (err instanceof FlagError) {
-      process.stderr.write(`stagewire bench: ${err.message}\n`)
-      return 2
+      removeCreated(createdDirs) // nothing ran: leave no empty profile folder behind
+      return failure(json, scenario, 2, err.message)
     }
-    process.stderr.write(`\nstagewire bench ${scenario}: ${(err as Error).message}\n`)
-    return 1
+    if (err instanceof ContenderError) {
+      return failure(json, scenario, 1, err.message, { code: err.code, contender: err.contender, ...(err.known ? {} : { detail: err.detail }) })
+    }
+    const e = err as Error
+    const code = (e as { code?: unknown }).code
+    return failure(json, scenario, 1, `${e.name}: ${e.message}`, { code: typeof code === 'string' ? code : undefined, detail: e.stack?.split('\n').slice(1).join('\n') ?? '' })
   }
   const machine: Machine = { date: new Date().toISOString(), node: process.version, cores: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown', load: [loadAtStart, loadavg()[0] as number] }
   printOutcome(scenario, outcome, machine)

@@ -398,11 +398,9 @@ export class ShapeCodec implements BatchCodec {
         next = parts(ids[i], ts[i], payloads[i], topics[i], events[i], f, p, strings, others)
       }
       if (shape === null || next < 0) {
-        const e = batch.envelope(i)
-        shape = this.#shapeOf(e)
-        if (p + shape.slots > f.length) f = this.#grow(p + shape.slots)
-        next = shape.encode(e, f, p, strings, others)
-        if (next < 0) { shape = this.#shapes[FALLBACK_ID]; next = encodeFallback(e, f, p, strings, others) }
+        next = this.#encodeLearning(batch.envelope(i), p)
+        shape = this.#learned
+        f = this.#numbers
         parts = partsOf(shape)
       }
       if (shape.id !== runId) {
@@ -415,6 +413,26 @@ export class ShapeCodec implements BatchCodec {
     if (count > 0) runs.push(runId, count - runStart)
     this.#current = shape
     return p
+  }
+
+  /** The shape {@link #encodeLearning} encoded its event with. */
+  #learned: Shape = this.#shapes[FALLBACK_ID] as Shape
+
+  /**
+   * The slow path of both column writers, taken when an event does not fit the current shape: finds
+   * (or learns) its shape, or takes the fallback, encodes it at `p` (growing the numbers), and leaves
+   * the shape in {@link #learned}. Returns where its numbers end.
+   */
+  #encodeLearning (e: Envelope, p: number): number {
+    let shape = this.#shapeOf(e)
+    const f = p + shape.slots > this.#numbers.length ? this.#grow(p + shape.slots) : this.#numbers
+    let next = shape.encode(e, f, p, this.#strings, this.#others)
+    if (next < 0) {
+      shape = this.#shapes[FALLBACK_ID] as Shape
+      next = encodeFallback(e, f, p, this.#strings, this.#others)
+    }
+    this.#learned = shape
+    return next
   }
 
   /** Writes the events into the columns, shape run after shape run; returns the count of numbers. */
@@ -435,10 +453,9 @@ export class ShapeCodec implements BatchCodec {
         next = shape.encode(e, f, p, strings, others)
       }
       if (shape === null || next < 0) {
-        shape = this.#shapeOf(e)
-        if (p + shape.slots > f.length) f = this.#grow(p + shape.slots)
-        next = shape.encode(e, f, p, strings, others)
-        if (next < 0) { shape = this.#shapes[FALLBACK_ID]; next = encodeFallback(e, f, p, strings, others) }
+        next = this.#encodeLearning(e, p)
+        shape = this.#learned
+        f = this.#numbers
       }
       if (shape.id !== runId) {
         if (i > 0) runs.push(runId, i - runStart)

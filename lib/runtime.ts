@@ -186,7 +186,9 @@ export class Runtime extends EventEmitter<TelemetryEvents> {
     if (this.#exposing || this.#broadcasters.size === 0 || this.#state !== 'running') return
     this.#exposing = true
     try {
-      const request = { op: 'metrics', text: await this.#prometheus.metrics(), contentType: this.#prometheus.contentType }
+      // The durable queues' Redis too: /health is served there, and pushes fail while it is down.
+      const queues = Object.fromEntries(this.#durableWriters().map((w) => [w.stage, w.health().queue.redis]))
+      const request = { op: 'metrics', text: await this.#prometheus.metrics(), contentType: this.#prometheus.contentType, queues }
       await Promise.all([...this.#broadcasters].map((id) => this.call(id, request).catch(() => {
         // Restarting, or closing: it gets the next one.
       })))
@@ -332,7 +334,8 @@ export class Runtime extends EventEmitter<TelemetryEvents> {
   /**
    * Asks every broadcaster how it is: its endpoint, and its cluster adapter (`pubsub`), which is
    * `down` whenever broadcasts may be lost (Redis unreachable, or its subscription not yet made
-   * again after a reconnect). `ok` only when every broadcaster delivers everywhere; `degraded` when
+   * again after a reconnect); and each durable queue's writer (`queue:<producer>`, `degraded` while
+   * its Redis is not connected, since pushes then fail). `ok` only when every broadcaster delivers everywhere; `degraded` when
    * some adapter is down or some broadcaster does not answer (restarting); `down` when the runtime
    * is not running or no broadcaster answers. Never rejects.
    */
@@ -344,6 +347,7 @@ export class Runtime extends EventEmitter<TelemetryEvents> {
     )))
     const components: RuntimeHealth['components'] = {}
     ids.forEach((id, i) => { components[id] = answers[i] as RuntimeHealth['components'][string] })
+    for (const writer of this.#durableWriters()) components[`queue:${writer.stage}`] = writer.health()
     return combineHealth(this.#state === 'running', components)
   }
 
@@ -407,6 +411,11 @@ export class Runtime extends EventEmitter<TelemetryEvents> {
     // Metrics must never keep the host's process alive.
     this.#metricsTimer.unref()
     void this.#expose()
+  }
+
+  /** The writers of the durable queues (their producers' push channels). */
+  #durableWriters (): StreamWriter[] {
+    return [...this.#pushes.values()].filter((c): c is StreamWriter => c instanceof StreamWriter)
   }
 
   /** Connects the durable queues' writers (each waits for Redis at most its connectTimeoutMs). */

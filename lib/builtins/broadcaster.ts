@@ -75,7 +75,7 @@ export type BroadcasterRequest =
   /** Its endpoint's and its cluster adapter's health (what `runtime.health()` gathers). */
   | { op: 'health' }
   /** The runtime's Prometheus exposition, served at `/metrics` until the next one (sent by the runtime). */
-  | { op: 'metrics', text: string, contentType: string }
+  | { op: 'metrics', text: string, contentType: string, queues?: Record<string, 'up' | 'down'> }
 
 /** The reply to `{ op: 'address' }`. */
 export interface BroadcasterAddress {
@@ -97,7 +97,12 @@ export type BroadcasterStats = EndpointStats & {
 }
 
 /** The latest Prometheus exposition, for `/metrics`. */
-interface Exposition { text: string, contentType: string }
+interface Exposition {
+  text: string
+  contentType: string
+  /** The durable queues' Redis as the runtime last saw it, by producer: `/health` is degraded while one is down. */
+  queues: Record<string, 'up' | 'down'>
+}
 
 interface State {
   readonly endpoint: Endpoint
@@ -136,7 +141,7 @@ export default defineConsumer<State, BroadcasterArgs>({
     // Filled in once the endpoint exists; requests cannot arrive before listen() anyway.
     let onRequest: (req: IncomingMessage, res: ServerResponse) => boolean = () => false
     const endpoint = new Endpoint({ ...options, channels, onRequest: (req, res) => onRequest(req, res) })
-    const exposition: Exposition = { text: '', contentType: 'text/plain; version=0.0.4; charset=utf-8' }
+    const exposition: Exposition = { text: '', contentType: 'text/plain; version=0.0.4; charset=utf-8', queues: {} }
     const acker = new StreamAcker()
     const remote = { broadcasts: 0, fanout: 0 }
     const cluster = args.pubsub === undefined
@@ -275,6 +280,7 @@ function answer (request: BroadcasterRequest, state: State): number | Broadcaste
       }
       state.exposition.text = request.text
       state.exposition.contentType = request.contentType
+      state.exposition.queues = request.queues ?? {}
       return null
     default:
       throw new InvalidArgumentError(`a broadcaster answers { op: "broadcast" | "stats" | "connections" | "address" | "health" | "metrics" }, got ${JSON.stringify(request)}`)
@@ -282,8 +288,9 @@ function answer (request: BroadcasterRequest, state: State): number | Broadcaste
 }
 
 /**
- * The endpoint's plain HTTP routes: `/health` (JSON: status, connections, channels, pubsub; 200
- * while everything delivers, 503 `degraded` while the cluster adapter is down),
+ * The endpoint's plain HTTP routes: `/health` (JSON: status, connections, channels, pubsub, and
+ * queues when the tree has durable ones; 200 while everything delivers, 503 `degraded` while the
+ * cluster adapter or a durable queue's Redis is down, the latter as of the runtime's last report),
  * `/metrics` (the runtime's Prometheus text, as of its last push here; 503 before the first),
  * and, when the spec asks for it, the demo page at `/`. Other methods than GET and HEAD on the
  * first two get 405: a probe that POSTs by mistake should learn it, not read a health it did not ask for.
@@ -298,8 +305,11 @@ function serveHttp (req: IncomingMessage, res: ServerResponse, endpoint: Endpoin
   if (path === '/health') {
     const stats = endpoint.stats()
     const health = broadcasterHealth(stats.connections, stats.channels, cluster?.stats())
-    res.writeHead(health.status === 'ok' ? 200 : 503, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' })
-    res.end(JSON.stringify({ status: health.status, connections: stats.connections, channels: stats.channels, pubsub: health.pubsub }))
+    const queueDown = Object.values(exposition.queues).includes('down')
+    const status = health.status === 'ok' && queueDown ? 'degraded' : health.status
+    const queues = Object.keys(exposition.queues).length > 0 ? { queues: exposition.queues } : {}
+    res.writeHead(status === 'ok' ? 200 : 503, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' })
+    res.end(JSON.stringify({ status, connections: stats.connections, channels: stats.channels, pubsub: health.pubsub, ...queues }))
     return true
   }
   if (path === '/metrics') {

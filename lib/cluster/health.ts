@@ -23,12 +23,21 @@ export interface BroadcasterHealth {
   pubsub: LocalPubSubHealth | PubSubStats
 }
 
+/** A durable queue's writer (the main thread's XADDs): `degraded` while its Redis is not connected, since pushes then fail. */
+export interface QueueHealth {
+  status: 'ok' | 'degraded'
+  queue: { stage: string, stream: string, group: string, redis: 'up' | 'down', lastError: string | null }
+}
+
 /** What `runtime.health()` resolves with. */
 export interface RuntimeHealth {
-  /** `ok` when every broadcaster is; `down` when the runtime is not running or no broadcaster answers; else `degraded`. */
+  /** `ok` when every component is; `down` when the runtime is not running or nothing answers; else `degraded`. */
   status: HealthStatus
-  /** By broadcaster id; one that did not answer (restarting, stuck) is `down` with the error. */
-  components: Record<string, BroadcasterHealth | { status: 'down', error: string }>
+  /**
+   * By broadcaster id (one that did not answer, restarting or stuck, is `down` with the error), and
+   * `queue:<producer>` for each durable queue.
+   */
+  components: Record<string, BroadcasterHealth | QueueHealth | { status: 'down', error: string }>
 }
 
 /** A broadcaster's health from its endpoint's counts and its adapter's stats (undefined: local). */

@@ -18,6 +18,7 @@
  */
 import type { Buffer } from 'node:buffer'
 import { Redis } from 'ioredis'
+import type { QueueHealth } from '../cluster/health.js'
 import { InvalidArgumentError, QueueUnavailableError } from '../errors.js'
 import type { StageSpec } from '../supervisor/spec.js'
 import type { PushEvents, PushMeta } from '../stage/push.js'
@@ -54,6 +55,7 @@ export class StreamWriter {
   accepted = 0
   /** Events it refused or could not be asked (counted as dropped). */
   failed = 0
+  #lastError: string | null = null
 
   constructor (spec: StageSpec, settings: StreamQueueSettings, events: StreamWriterEvents) {
     this.stage = spec.id
@@ -70,8 +72,9 @@ export class StreamWriter {
       retryStrategy: (attempt) => Math.min(20 * 2 ** (attempt - 1), 1000),
       connectionName: 'stagewire-stream-writer',
     })
-    this.#redis.on('error', () => {
+    this.#redis.on('error', (err: Error) => {
       // Reconnecting is ioredis's; what fails meanwhile is counted per XADD.
+      this.#lastError = err.message
     })
   }
 
@@ -83,6 +86,13 @@ export class StreamWriter {
       new Promise((resolve) => { timer = setTimeout(resolve, this.#settings.connectTimeoutMs) }),
     ])
     clearTimeout(timer)
+  }
+
+  /** Whether Redis would take an XADD now, and the last connection error (for `runtime.health()`). */
+  health (): QueueHealth {
+    const redis = this.#redis.status === 'ready' ? 'up' : 'down'
+    const { stream, group } = this.#settings
+    return { status: redis === 'up' ? 'ok' : 'degraded', queue: { stage: this.stage, stream, group, redis, lastError: this.#lastError } }
   }
 
   /** Events pushed and not yet confirmed by Redis. */

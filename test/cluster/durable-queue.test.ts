@@ -88,6 +88,12 @@ if (why !== undefined) {
     t.match(stats.durable, { acked: N + 1, ackFailed: 0, duplicates: 0 })
     t.match(await runtime.call('source', { op: 'stats' }), { stream, group: 'g', read: N + 1, claimed: 0, invalid: 0 })
     t.equal(runtime.metrics().pushed, N + 1, 'metrics count confirmed pushes')
+    t.match(await runtime.health(), { status: 'ok', components: { 'queue:source': { status: 'ok', queue: { stream, group: 'g', redis: 'up', lastError: null } } } })
+    await until('/health has the queue, up', async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/health`)
+      const body = await res.json() as { queues?: Record<string, string> }
+      return res.status === 200 && body.queues?.source === 'up'
+    })
   })
 
   t.test('entries left pending by a reader that died are claimed after claimIdleMs and delivered', async (t) => {
@@ -129,6 +135,11 @@ if (why !== undefined) {
     await until('the push is counted', async () => dropped.length === 2)
     t.same(dropped.map((d) => [d.reason, d.count]), [['queue_unavailable', 1], ['queue_unavailable', 1]])
     t.equal(runtime.metrics().pushed, 0, 'nothing accepted')
+    // Health says so: runtime.health() has the queue's writer, and /health (fed by the runtime's reports) goes 503.
+    t.match(await runtime.health(), { status: 'degraded', components: { 'queue:source': { status: 'degraded', queue: { stage: 'source', stream: 's', group: 'g', redis: 'down' } }, broadcaster: { status: 'ok' } } })
+    const { port: httpPort } = await runtime.endpointAddress()
+    await until('/health reports the queue down', async () => (await fetch(`http://127.0.0.1:${httpPort}/health`)).status === 503)
+    t.match(await (await fetch(`http://127.0.0.1:${httpPort}/health`)).json(), { status: 'degraded', queues: { source: 'down' } })
     const memory = await start({ children: [{ id: 'q', stage: 'producer', module: 'builtin:queue' }] })
     t.teardown(() => memory.close())
     await t.rejects(memory.pushDurable('q', { a: 1 }), { code: 'ERR_INVALID_ARGUMENT', message: /queue is in memory/ })

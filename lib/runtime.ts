@@ -405,8 +405,14 @@ export class Runtime extends EventEmitter<TelemetryEvents> {
 
   /** @internal */
   async startTree (): Promise<void> {
-    await this.#startWriters()
-    await this.#root.start()
+    try {
+      await this.#startWriters()
+      await this.#root.start()
+    } catch (err) {
+      // Nothing may outlive a failed start: a durable queue's Redis connection kept the process alive.
+      await Promise.all([...this.#pushes.values()].map((channel) => channel.close()))
+      throw err
+    }
     this.#metricsTimer = setInterval(() => this.#tick(), METRICS_MS)
     // Metrics must never keep the host's process alive.
     this.#metricsTimer.unref()

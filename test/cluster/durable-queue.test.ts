@@ -4,6 +4,9 @@
 // (nothing left pending); push() keeps its contract; a Redis that is not there is a rejection and
 // a counted drop, never a silent loss; the spec is checked.
 import t from 'tap'
+import { spawn } from 'node:child_process'
+import { createServer } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
 import { start } from '../../lib/runtime.js'
@@ -122,6 +125,32 @@ if (why !== undefined) {
     t.same(seqs(seen, 'y').slice(-3), [0, 1, 2], 'after a claim, the claimed come later than newer entries: no order across a claim')
     await until('nothing pending', async () => (await admin.xpending(stream, 'g'))[0] === 0)
     t.match(await runtime.call('source', { op: 'stats' }), { claimed: 3, read: 2, invalid: 1 })
+  })
+
+  t.test('a start that fails (the port is taken) leaves no Redis connection behind: the process ends by itself', async (t) => {
+    const blocker = createServer()
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve))
+    t.teardown(() => { blocker.close() })
+    const taken = (blocker.address() as AddressInfo).port
+    const stream = `${uniquePrefix()}failed-start`
+    const script = `
+      import { start } from ${JSON.stringify(new URL('../../lib/runtime.ts', import.meta.url).href)}
+      const spec = ${JSON.stringify(tree({ kind: 'redis-streams', url: REDIS_URL, stream, group: 'g' }))}
+      spec.children[1].endpoint.port = ${taken}
+      start(spec).then(() => console.log('started'), (err) => console.log(err.code))
+    `
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] })
+    let out = ''
+    child.stdout.on('data', (d: Buffer) => { out += d.toString() })
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000)
+    const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => child.on('exit', (c, s) => resolve([c, s])))
+    clearTimeout(timer)
+    t.equal(out.trim(), 'ERR_ACTOR_INIT', 'start rejected')
+    t.equal(signal, null, 'the process ended on its own (not killed after 20 s)')
+    t.equal(code, 0)
+    const admin = new Redis(REDIS_URL)
+    await admin.del(stream)
+    admin.disconnect()
   })
 
   t.test('Redis not there: pushDurable rejects ERR_QUEUE_UNAVAILABLE, push() counts queue_unavailable; pushDurable on memory refused', async (t) => {

@@ -65,6 +65,10 @@ async function specRun (o: SpecOptions): Promise<RunResult> {
     const source: AsyncIterable<FeedEvent> = o.replay !== undefined
       ? new Replay(o.replay.file, { key: o.replay.key, ...(o.replay.time !== undefined ? { time: o.replay.time } : {}), speed: o.rate === 'max' ? 'max' : 1, loop: true, signal: controller.signal })
       : new FeedGenerator({ keys: o.keys, rate: typeof o.rate === 'number' ? o.rate : 1000, speed, signal: controller.signal })
+    // Nothing subscribed: push() would say false for ever once the buffer is half full, and no drain would come.
+    if (!stages().some((s) => s.subscribedTo.some((sub) => sub.producer === producer))) {
+      throw new SpecError(`${o.spec}: no stage subscribes to the producer "${producer}": nothing would take its events`)
+    }
     const { push } = rt.pusher(producer)
     let pushed = 0
     let refused = 0
@@ -74,7 +78,12 @@ async function specRun (o: SpecOptions): Promise<RunResult> {
         pushed++
         if (!push({ seq: ++seq, data: e.event }, { topic: `feed:${e.key}` })) {
           refused++
-          await new Promise<void>((resolve) => rt.once('drain', () => resolve()))
+          // Or the end of the window: a pipeline that stopped taking must not hang the run.
+          await new Promise<void>((resolve) => {
+            const done = (): void => { rt.off('drain', done); controller.signal.removeEventListener('abort', done); resolve() }
+            rt.once('drain', done)
+            controller.signal.addEventListener('abort', done, { once: true })
+          })
         }
         if (controller.signal.aborted) break
       }

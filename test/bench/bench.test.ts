@@ -171,6 +171,16 @@ t.test('a failed run: one line on stderr, no stack for a stagewire error, exit 1
   t.same(withoutProgress(plain.stderr), lines, 'the same line on stderr')
 })
 
+t.test('spec FILE: a producer nothing subscribes to is refused, not waited on for ever', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'stagewire-bench-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const file = join(dir, 'lonely.json')
+  writeFileSync(file, JSON.stringify({ children: [{ id: 'x', stage: 'producer', module: 'builtin:queue' }] }))
+  const { code, stdout } = await cli(['spec', file, ...TINY], 45_000)
+  t.equal(code, 1)
+  t.match(lastJson<FailureJson>(stdout), { exitCode: 1, error: { code: 'ERR_SPEC_INVALID', message: `contender stagewire failed: ${file}: no stage subscribes to the producer "x": nothing would take its events` } })
+})
+
 t.test('--profile: the folder is made before any run; one that cannot be is a bad flag', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'stagewire-bench-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))

@@ -7,8 +7,8 @@
  *      ▲                   handleEvents(batch)
  *      │                     for each: endpoint.broadcast(e.topic, e.event, e.payload)
  *      │                       └─ Hub: serialise once, same bytes to every subscriber
- *      │                     await endpoint.flushed()   (the fan-out's slices are written)
- *      │                     await endpoint.writable()  (no client far behind: backpressure)
+ *      │                     await endpoint.writable()  (no client far behind, queued frames counted:
+ *      │                                                 backpressure; without it, await flushed())
  *      └──── demand ◄──────  only then is the batch done, and demand re-issued
  *
  *   runtime.broadcast(topic, event, payload) ──call──► handleCall({ op: 'broadcast' })

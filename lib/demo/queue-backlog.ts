@@ -74,9 +74,10 @@ function fields (raw: unknown[]): Record<string, unknown> {
 export function backlogProblem (queue: QueueRef, backlog: QueueBacklog, shared: boolean): string | null {
   const owed = backlog.pending + backlog.unread
   if (owed === 0 || (shared && backlog.group)) return null
+  const entries = (n: number): string => `${n} ${n === 1 ? 'entry' : 'entries'}`
   const what = backlog.group
-    ? `${owed} entries group "${queue.group}" has not taken from an earlier run (${backlog.unread} unread, ${backlog.pending} read and not acknowledged)`
-    : `${backlog.length} entries, and group "${queue.group}" is new: a new group reads a stream from its beginning`
-  return `stream "${queue.stream}" already holds ${what}; this run would broadcast them too, and its counts would not add up. ` +
+    ? `group "${queue.group}" of stream "${queue.stream}" still owes ${entries(owed)} from an earlier run (${backlog.unread} unread, ${backlog.pending} read and not acknowledged)`
+    : `stream "${queue.stream}" already holds ${entries(backlog.length)}, and group "${queue.group}" is new: a new group reads a stream from its beginning`
+  return `${what}; this run would broadcast them too, and its counts would not add up. ` +
     `Use another stream, or delete this one (redis-cli DEL ${queue.stream}).`
 }

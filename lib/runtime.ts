@@ -10,7 +10,7 @@ import { builtinModule } from './builtins/index.js'
 import { combineHealth } from './cluster/health.js'
 import type { BroadcasterHealth, RuntimeHealth } from './cluster/health.js'
 import { ActorNotFoundError, InvalidArgumentError, RuntimeClosedError } from './errors.js'
-import { eventNameProblem } from './channels/serializer.js'
+import { checkEventName } from './channels/serializer.js'
 import { MetricsAggregate } from './metrics/aggregate.js'
 import type { RuntimeMetrics } from './metrics/aggregate.js'
 import { createMetricsRegistry } from './metrics/prometheus.js'
@@ -305,8 +305,11 @@ export class Runtime extends EventEmitter<TelemetryEvents> {
    */
   broadcast (topic: string, event: string, payload: object, options: BroadcastOptions = {}): Promise<number> {
     if (typeof topic !== 'string' || topic.length === 0) return Promise.reject(new InvalidArgumentError(`topic must be a non-empty string, got ${describeValue(topic)}`))
-    const eventProblem = eventNameProblem(event)
-    if (eventProblem !== null) return Promise.reject(new InvalidArgumentError(`event ${eventProblem}, got ${describeValue(event)}`))
+    try {
+      checkEventName(event)
+    } catch (err) {
+      return Promise.reject(err)
+    }
     if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
       return Promise.reject(new InvalidArgumentError(`payload must be a plain object, got ${Array.isArray(payload) ? 'an array' : describeValue(payload)}`))
     }

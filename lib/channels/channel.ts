@@ -28,7 +28,7 @@ import type {
 import type { EndpointDrops, EndpointEvents } from './events.js'
 import type { Frame } from './outbound.js'
 import {
-  encodeBinaryPush, encodeBinaryReply, encodeChannelError, encodeErrorReply, encodePush, encodeReply, eventNameProblem,
+  checkEventName, encodeBinaryPush, encodeBinaryReply, encodeChannelError, encodeErrorReply, encodePush, encodeReply,
 } from './serializer.js'
 import type { JsonObject, Ref } from './serializer.js'
 import type { EventEmitter } from 'eventemitter3'
@@ -115,8 +115,7 @@ export class Channel implements ChannelSocket {
    *   event name is reserved by the protocol (`phx_*`, `chan_reply_*`).
    */
   push (event: string, payload: object | Uint8Array): boolean {
-    const problem = eventNameProblem(event)
-    if (problem !== null) throw new InvalidArgumentError(`event ${problem}, got ${JSON.stringify(event)?.slice(0, 80) ?? String(event)}`)
+    checkEventName(event)
     if (this.#status !== 'joined') return false
     if (payload instanceof Uint8Array) this.connection.send(encodeBinaryPush(this.joinRef, this.topic, event, payload), this.topic, true)
     else this.connection.send(encodePush(this.joinRef, this.topic, event, payload), this.topic, false)

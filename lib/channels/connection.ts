@@ -142,6 +142,12 @@ export class Connection implements ChannelConnection {
   /** Set once it has been over that mark longer than the grace: the hub no longer waits for it. */
   released = false
 
+  /** It is (back) under the hub's mark: a later fall behind starts a grace of its own. */
+  underMark (): void {
+    this.overSince = 0
+    this.released = false
+  }
+
   /** Bytes queued for this client now: pending frames plus what its socket holds. */
   get pendingBytes (): number {
     return this.queue.bytes + this.ws.bufferedAmount
@@ -300,10 +306,7 @@ export class Connection implements ChannelConnection {
     this.blocked = false
     // Caught up while nobody polled (no events to send, so no writable() call): its next fall
     // behind is a new one, with a grace of its own, not the continuation of the last.
-    if (this.overSince !== 0 && this.pendingBytes <= this.hub.writableMark) {
-      this.overSince = 0
-      this.released = false
-    }
+    if (this.overSince !== 0 && this.pendingBytes <= this.hub.writableMark) this.underMark()
     if (!this.dirty && this.queue.length > 0) this.hub.markDirty(this)
   }
 

@@ -29,7 +29,7 @@ import type {
 } from './events.js'
 import { wireFrame } from './outbound.js'
 import type { LatencySink, OutboundPolicy } from './outbound.js'
-import { encodeBinaryBroadcast, encodeBroadcastBytes, eventNameProblem } from './serializer.js'
+import { checkEventName, encodeBinaryBroadcast, encodeBroadcastBytes } from './serializer.js'
 import type { CompiledRoutes } from './topics.js'
 
 /** Settings of a hub, validated by the endpoint. @internal */
@@ -128,8 +128,7 @@ export class Hub implements ConnectionHub {
    */
   broadcast (topic: string, event: string, payload: object | Uint8Array, ts = 0, remote = false): number {
     if (typeof topic !== 'string' || topic.length === 0) throw new InvalidArgumentError(`topic must be a non-empty string, got ${describe(topic)}`)
-    const problem = eventNameProblem(event)
-    if (problem !== null) throw new InvalidArgumentError(`event ${problem}, got ${describe(event)}`)
+    checkEventName(event)
     this.counters.broadcasts++
     const entry = this.#topics.get(topic)
     // Nobody listening: not even serialised. (A bad payload is then not noticed; that is the price.)
@@ -323,8 +322,7 @@ export class Hub implements ConnectionHub {
     let released = false
     for (const conn of this.connections.values()) {
       if (conn.pendingBytes <= highWaterBytes) {
-        conn.overSince = 0
-        conn.released = false
+        conn.underMark()
       } else {
         if (conn.overSince === 0) conn.overSince = at
         if (at - conn.overSince <= graceMs) {

@@ -87,6 +87,17 @@ export function eventNameProblem (event: unknown): string | null {
   return null
 }
 
+/**
+ * Throws when `event` may not be sent to clients (see {@link eventNameProblem}).
+ * @throws {InvalidArgumentError} `ERR_INVALID_ARGUMENT` naming the problem and the value.
+ */
+export function checkEventName (event: unknown): void {
+  const problem = eventNameProblem(event)
+  if (problem === null) return
+  const shown = typeof event === 'string' ? JSON.stringify(event.length > 80 ? `${event.slice(0, 80)}...` : event) : event === null ? 'null' : typeof event
+  throw new InvalidArgumentError(`event ${problem}, got ${shown}`)
+}
+
 /** The topic the client sends heartbeats on; it names no channel. */
 export const PHOENIX_TOPIC = 'phoenix'
 

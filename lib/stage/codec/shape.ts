@@ -347,17 +347,19 @@ export class ShapeCodec implements BatchCodec {
   /** @throws InvalidArgumentError (ERR_INVALID_ARGUMENT) on a bad `count`; whatever msgpackr throws for a value it can not pack. */
   encode (events: readonly Envelope[], count: number): EncodedBatch {
     checkCount(count, events.length)
-    // Left over if the last encode threw.
-    this.#strings.s = ''
-    this.#others.length = 0
-    this.#runs.length = 0
+    this.#reset() // left over if the last encode threw
     const announced = this.#announced
     const numberCount = this.#columns(events, count)
     const batch = this.#write(count, announced, numberCount, this.#strings.s)
+    this.#reset()
+    return batch
+  }
+
+  /** Empties the columns an encode fills (strings, others, shape runs). */
+  #reset (): void {
     this.#strings.s = ''
     this.#others.length = 0
     this.#runs.length = 0
-    return batch
   }
 
   /**
@@ -366,15 +368,11 @@ export class ShapeCodec implements BatchCodec {
    * @throws whatever msgpackr throws for a value it can not pack.
    */
   encodePushed (batch: PushBatch): EncodedBatch {
-    this.#strings.s = ''
-    this.#others.length = 0
-    this.#runs.length = 0
+    this.#reset()
     const announced = this.#announced
     const numberCount = this.#pushedColumns(batch)
     const encoded = this.#write(batch.length, announced, numberCount, this.#strings.s)
-    this.#strings.s = ''
-    this.#others.length = 0
-    this.#runs.length = 0
+    this.#reset()
     return encoded
   }
 

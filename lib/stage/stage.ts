@@ -97,7 +97,7 @@ export interface StageOptions {
   tasks?: { runner: TaskRunner, maxRetries: number }
   /** Producer side: hold events until this many consumers have subscribed (broadcast; default 0). */
   awaitSubscribers?: number
-  /** consumer_supervisor with subscribers: see StageBoot.holdTaskSlots. */
+  /** consumer_supervisor with subscribers (its task results go to them): see StageBoot.holdTaskSlots. */
   holdTaskSlots?: boolean
   /** Records push → stage latency: as pushed events arrive (producers), as events reach handleEvents or a task. */
   latency?: LatencySink
@@ -480,7 +480,9 @@ export class Stage {
     if (!ok) {
       f[SLOT.failed]++
       this.#onDrop?.(1, 'task_failed')
-    } else if (result !== undefined && result !== null) {
+    } else if (result !== undefined && result !== null && this.#holdTaskSlots) {
+      // Results are events only for the stages the spec subscribes to it; with none, a task's
+      // return value is just its own (buffered, it would be counted lost at shutdown).
       const out = Array.isArray(result) ? result as Envelope[] : [result as Envelope]
       if (out.length > 0) this.#dispatch(out, out.length)
     }

@@ -41,6 +41,21 @@ t.test('results wait for a slow consumer downstream: tasks slow down, nothing ov
   t.equal(rt.stages().find((s) => s.id === 'work')?.droppedTotal, 0)
 })
 
+t.test('with no stage subscribed to it, task results are not kept as events (nor counted lost at the end)', async (t) => {
+  const rt = await start({ children: [
+    { id: 'source', stage: 'producer', module: stage('counter-producer.ts'), args: { limit: 50 } },
+    { id: 'work', stage: 'consumer_supervisor', module: stage('slow-task.ts'), subscribeTo: [{ id: 'source', maxDemand: 5 }] },
+  ] })
+  const lost: number[] = []
+  rt.on('stage:lost', (e: { count: number }) => lost.push(e.count))
+  const report = await rt.call('work', { until: 50 }) as TaskReport
+  t.equal(report.done, 50)
+  t.equal(rt.stages().find((s) => s.id === 'work')?.buffered, 0, 'nothing buffered: results have nowhere to go')
+  await rt.close()
+  t.same(lost, [], 'nothing lost at shutdown')
+  t.same(rt.metrics().lost, {})
+})
+
 t.test('failed tasks are retried within their slot: still never more than maxDemand at once', async (t) => {
   const rt = await start({ children: [
     { id: 'source', stage: 'producer', module: stage('counter-producer.ts'), args: { limit: 300 } },

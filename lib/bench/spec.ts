@@ -110,6 +110,10 @@ async function specRun (o: SpecOptions): Promise<RunResult> {
     const pushedInWindow = pushed - p0
     controller.abort()
     await feeding
+    // A replay none of whose lines is an event (a wrong --key): a run of zeros that "adds up" would say nothing.
+    if (pushed === 0 && o.replay !== undefined) {
+      throw new InvalidArgumentError(`--replay ${o.replay.file}: no line has both a usable key "${o.replay.key}" and a time (field "${o.replay.time ?? 'time'}" or a "<unix-seconds>: " prefix): nothing was pushed`)
+    }
     // Wait until nothing is held anywhere (or the drain time is up).
     const deadline = performance.now() + DRAIN_MS
     while (performance.now() < deadline && stages().some((s) => s.buffered > 0 || s.queued > 0 || s.running > 0)) await sleep(20)

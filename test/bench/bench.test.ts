@@ -181,6 +181,16 @@ t.test('spec FILE: a producer nothing subscribes to is refused, not waited on fo
   t.match(lastJson<FailureJson>(stdout), { exitCode: 1, error: { code: 'ERR_SPEC_INVALID', message: `contender stagewire failed: ${file}: no stage subscribes to the producer "x": nothing would take its events` } })
 })
 
+t.test('spec FILE --replay: a recording none of whose lines is an event fails the run instead of reporting zeros', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'stagewire-bench-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const file = join(dir, 'no-key.ndjson')
+  writeFileSync(file, '{"k":"a","time":1}\n{"k":"b","time":2}\n')
+  const { code, stdout } = await cli(['spec', ENDPOINT_TREE, '--replay', file, '--key', 'nosuchfield', ...TINY], 45_000)
+  t.equal(code, 1)
+  t.match(lastJson<FailureJson>(stdout), { exitCode: 1, error: { code: 'ERR_INVALID_ARGUMENT', message: `contender stagewire failed: --replay ${file}: no line has both a usable key "nosuchfield" and a time (field "time" or a "<unix-seconds>: " prefix): nothing was pushed` } })
+})
+
 t.test('--profile: the folder is made before any run; one that cannot be is a bad flag', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'stagewire-bench-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))

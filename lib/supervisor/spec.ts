@@ -185,6 +185,10 @@ export interface ParseOptions {
  */
 export function parseTreeSpec (input: unknown, options: ParseOptions = {}): TreeSpec {
   const ctx = newCtx(options.baseDir)
+  if (typeof input === 'object' && input !== null) {
+    const nesting = nestingProblem((input as { children?: unknown }).children, 'children', new Map([[input, 'the root']]))
+    if (nesting !== null) throw new SpecError(`invalid spec: ${nesting.message}`, nesting.path)
+  }
   const root = check(rootSchema, input, '', ctx)
   let tree: TreeSpec | undefined
   if (root === undefined) {
@@ -241,6 +245,10 @@ export function parseChildSpec (
   const ctx = newCtx(options.baseDir)
   for (const taken of options.takenIds ?? []) ctx.ids.set(taken, 'by a running child')
   for (const stage of options.stages ?? []) ctx.stages.set(stage.id, stage)
+  if (typeof input === 'object' && input !== null) {
+    const nesting = nestingProblem((input as { children?: unknown }).children, 'child.children', new Map([[input, 'child']]))
+    if (nesting !== null) throw new SpecError(`invalid child spec: ${nesting.message}`, nesting.path)
+  }
   const child = parseChild(input, 'child', ctx)
   checkSubscriptions(ctx)
   if (ctx.problems.length > 0 || child === undefined) {
@@ -251,6 +259,33 @@ export function parseChildSpec (
 }
 
 interface Problem { path: string, message: string }
+
+/** How deep supervisors may nest; far beyond any real tree, and well within the validator's recursion. */
+const MAX_NESTING = 100
+
+/**
+ * A supervisor that contains itself (an object spec can), or nesting deeper than {@link MAX_NESTING}:
+ * checked before the schema, whose recursion would otherwise overflow the stack (a RangeError
+ * instead of a SpecError). `ancestors`: the objects enclosing `children`, with their paths.
+ */
+function nestingProblem (children: unknown, path: string, ancestors: Map<object, string>): Problem | null {
+  if (!Array.isArray(children)) return null
+  if (ancestors.size > MAX_NESTING) {
+    return { path, message: `supervisors nest more than ${MAX_NESTING} deep (at ${path.split('.').slice(0, 2).join('.')}...)` }
+  }
+  for (let i = 0; i < children.length; i++) {
+    const child: unknown = children[i]
+    if (typeof child !== 'object' || child === null) continue
+    const at = `${path}[${i}]`
+    const seen = ancestors.get(child)
+    if (seen !== undefined) return { path: at, message: `${at} is ${seen} again: a supervisor cannot contain itself` }
+    ancestors.set(child, at)
+    const problem = nestingProblem((child as { children?: unknown }).children, `${at}.children`, ancestors)
+    ancestors.delete(child)
+    if (problem !== null) return problem
+  }
+  return null
+}
 interface Ctx {
   baseDir: string
   problems: Problem[]

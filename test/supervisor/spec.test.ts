@@ -94,3 +94,15 @@ t.test('a child spec for a dynamic supervisor must not reuse a running id', asyn
     code: 'ERR_SPEC_INVALID', message: 'invalid child spec: child.id must be unique in the tree, got "a" (already used by a running child)',
   })
 })
+
+t.test('a supervisor that contains itself, or nesting past 100, is a SpecError, not a stack overflow', async (t) => {
+  const loop: Record<string, unknown> = { id: 's', type: 'supervisor', children: [] }
+  ;(loop.children as unknown[]).push(loop)
+  t.throws(() => parseTreeSpec({ children: [loop] }), { code: 'ERR_SPEC_INVALID', path: 'children[0].children[0]', message: 'invalid spec: children[0].children[0] is children[0] again: a supervisor cannot contain itself' })
+  let deep: Record<string, unknown> = { id: 'leaf', module: 'builtin:queue', stage: 'producer' }
+  for (let i = 0; i < 2000; i++) deep = { id: `s${i}`, type: 'supervisor', children: [deep] }
+  t.throws(() => parseTreeSpec({ children: [deep] }), { code: 'ERR_SPEC_INVALID', message: 'invalid spec: supervisors nest more than 100 deep (at children[0].children[0]...)' })
+  let fine: Record<string, unknown> = { id: 'leaf', module: 'builtin:queue', stage: 'producer' }
+  for (let i = 0; i < 20; i++) fine = { id: `f${i}`, type: 'supervisor', children: [fine] }
+  t.doesNotThrow(() => parseTreeSpec({ children: [fine] }), 'twenty levels are fine')
+})

@@ -18,10 +18,22 @@ const PAGE_TOKEN_SECONDS = 3600
 
 let phoenixSource: string | undefined
 
-/** Answers `/` and `/phoenix.mjs`; false for any other path. */
+/**
+ * Answers 405 to anything but GET and HEAD on a read-only route (true when it did): a client that
+ * POSTs by mistake should learn it, not read a page or a health it did not ask for.
+ */
+export function refusedMethod (req: IncomingMessage, res: ServerResponse, path: string): boolean {
+  if (req.method === 'GET' || req.method === 'HEAD') return false
+  res.writeHead(405, { 'Content-Type': 'text/plain; charset=utf-8', Allow: 'GET, HEAD' })
+  res.end(`${path} answers GET and HEAD, not ${req.method ?? 'an unnamed method'}\n`)
+  return true
+}
+
+/** Answers `/` and `/phoenix.mjs` (405 for other methods than GET and HEAD); false for any other path. */
 export function servePage (req: IncomingMessage, res: ServerResponse, secret: string, socketPath: string): boolean {
   const path = (req.url ?? '/').split('?')[0]
-  if (req.method !== 'GET' && req.method !== 'HEAD') return false
+  if (path !== '/' && path !== '/phoenix.mjs') return false
+  if (refusedMethod(req, res, path)) return true
   if (path === '/') {
     const token = signToken({ page: true }, secret, { maxAgeSeconds: PAGE_TOKEN_SECONDS })
     res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' })

@@ -49,7 +49,7 @@ import type { Envelope } from '../stage/envelope.js'
 import type { EndpointSettings } from '../supervisor/endpoint-spec.js'
 import { threadMetrics } from '../metrics/thread-metrics.js'
 import type { MetricsCollector } from '../metrics/thread-metrics.js'
-import { servePage } from './broadcaster-page.js'
+import { refusedMethod, servePage } from './broadcaster-page.js'
 import { broadcasterHealth } from '../cluster/health.js'
 import type { BroadcasterHealth } from '../cluster/health.js'
 import type { RedisPubSubSettings } from '../cluster/pubsub-spec.js'
@@ -292,16 +292,11 @@ function answer (request: BroadcasterRequest, state: State): number | Broadcaste
  * queues when the tree has durable ones; 200 while everything delivers, 503 `degraded` while the
  * cluster adapter or a durable queue's Redis is down, the latter as of the runtime's last report),
  * `/metrics` (the runtime's Prometheus text, as of its last push here; 503 before the first),
- * and, when the spec asks for it, the demo page at `/`. Other methods than GET and HEAD on the
- * first two get 405: a probe that POSTs by mistake should learn it, not read a health it did not ask for.
+ * and, when the spec asks for it, the demo page at `/`. Other methods than GET and HEAD get 405.
  */
 function serveHttp (req: IncomingMessage, res: ServerResponse, endpoint: Endpoint, exposition: Exposition, page: { secret: string, socketPath: string } | null, cluster: RedisPubSub | null): boolean {
   const path = (req.url ?? '/').split('?')[0]
-  if ((path === '/health' || path === '/metrics') && req.method !== 'GET' && req.method !== 'HEAD') {
-    res.writeHead(405, { 'Content-Type': 'text/plain; charset=utf-8', Allow: 'GET, HEAD' })
-    res.end(`${path} answers GET and HEAD, not ${req.method ?? 'an unnamed method'}\n`)
-    return true
-  }
+  if ((path === '/health' || path === '/metrics') && refusedMethod(req, res, path)) return true
   if (path === '/health') {
     const stats = endpoint.stats()
     const health = broadcasterHealth(stats.connections, stats.channels, cluster?.stats())

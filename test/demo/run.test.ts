@@ -76,12 +76,14 @@ t.test('built-in feed: every delivery accounted for, summary fields present', as
 t.test('another client on the same topics (the page, a viewer) does not enter the accounting', async (t) => {
   const demo = new DemoRun({ spec: SPEC, port: 0, clients: 4, topicsPerClient: 2, speed: 1, generator: { count: 4000, rate: 2000, keys: 4, seed: 5 } })
   let outside = 0
+  let posted = 0
   let viewer: Socket | undefined
   demo.on('ready', (r) => {
     void (async () => {
       // What a person opening the page does: its token, the official client, a join.
       const page = await (await fetch(r.pageUrl)).text()
       const token = /token: "([^"]+)"/.exec(page)?.[1]
+      posted = (await fetch(r.pageUrl, { method: 'POST', body: 'x' })).status
       viewer = new Socket(r.url, { transport: WebSocket, params: { token } })
       viewer.connect()
       viewer.onMessage((m) => { if ((m as { event?: string }).event === 'event') outside++ })
@@ -91,6 +93,7 @@ t.test('another client on the same topics (the page, a viewer) does not enter th
   const summary = await demo.run()
   viewer?.disconnect()
   t.ok(outside > 0, `the viewer received events too (${outside})`)
+  t.equal(posted, 405, 'the page answers only GET and HEAD')
   t.equal(summary.delivered, summary.expected_deliveries, 'delivered == expected, for the demo\'s clients')
   t.equal(summary.not_broadcast, 0)
   t.equal(summary.missing, 0)
